@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct CLITestsPlaceholder {
+    @Test func builds() {}
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct ImageIOTestsPlaceholder {
+    @Test func builds() {}
+}

@@ -1,0 +1,5 @@
+import Testing
+
+@Suite struct SuperGlueKitTestsPlaceholder {
+    @Test func builds() {}
+}
