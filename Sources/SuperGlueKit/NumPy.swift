@@ -1,0 +1,243 @@
+// NumPy .npy (format version 1.0) arrays and .npz archives (a zip of .npy members, stored
+// uncompressed like numpy.savez), so outputs load with numpy.load and the reference's scripts.
+import Foundation
+
+/// One NumPy array: a little-endian dtype, a C-order shape and its raw bytes.
+public struct NPYArray: Sendable, Equatable {
+    /// NumPy type string: "<f4", "<i8", "<i4", "|u1", "|b1".
+    public var descr: String
+    public var shape: [Int]
+    public var bytes: [UInt8]
+
+    public init(descr: String, shape: [Int], bytes: [UInt8]) {
+        self.descr = descr
+        self.shape = shape
+        self.bytes = bytes
+    }
+
+    public init(float32 values: [Float], shape: [Int]) {
+        self.init(descr: "<f4", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
+    }
+
+    public init(int64 values: [Int64], shape: [Int]) {
+        self.init(descr: "<i8", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
+    }
+
+    public init(uint8 values: [UInt8], shape: [Int]) {
+        self.init(descr: "|u1", shape: shape, bytes: values)
+    }
+
+    /// Number of elements.
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The `.npy` file image (version 1.0; header padded to a multiple of 64 bytes as numpy does).
+    public func encoded() -> Data {
+        let shapeText: String
+        switch shape.count {
+        case 0: shapeText = "()"
+        case 1: shapeText = "(\(shape[0]),)"
+        default: shapeText = "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        }
+        var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shapeText), }"
+        let unpadded = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
+        var out = Data([0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59, 1, 0])
+        let length = UInt16(header.utf8.count)
+        out.append(UInt8(length & 0xff))
+        out.append(UInt8(length >> 8))
+        out.append(contentsOf: Array(header.utf8))
+        out.append(contentsOf: bytes)
+        return out
+    }
+
+    /// Parses a `.npy` image (versions 1.0-3.0, C order, little-endian or byte dtypes).
+    public init(npy data: Data, name: String = "array") throws {
+        let b = [UInt8](data)
+        guard b.count >= 10, b[0] == 0x93, Array(b[1..<6]) == Array("NUMPY".utf8) else {
+            throw NumPyError("\(name): not a .npy array")
+        }
+        let major = b[6]
+        var headerStart = 10
+        var headerLength = Int(b[8]) | Int(b[9]) << 8
+        if major >= 2 {
+            guard b.count >= 12 else { throw NumPyError("\(name): truncated .npy header") }
+            headerLength = Int(b[8]) | Int(b[9]) << 8 | Int(b[10]) << 16 | Int(b[11]) << 24
+            headerStart = 12
+        }
+        guard headerLength >= 0, headerStart + headerLength <= b.count,
+              let header = String(bytes: b[headerStart..<(headerStart + headerLength)], encoding: .utf8)
+        else { throw NumPyError("\(name): truncated .npy header") }
+        guard let descr = Self.field("descr", in: header)?.trimmingCharacters(in: CharacterSet(charactersIn: "'\" ")),
+              let shapeText = Self.field("shape", in: header)
+        else { throw NumPyError("\(name): .npy header lacks descr or shape") }
+        if let order = Self.field("fortran_order", in: header), order.contains("True") {
+            throw NumPyError("\(name): Fortran-order arrays are not supported")
+        }
+        let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
+            .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var shape: [Int] = []
+        for d in dims {
+            guard let n = Int(d), n >= 0 else { throw NumPyError("\(name): bad shape \(shapeText)") }
+            shape.append(n)
+        }
+        guard let itemSize = Self.itemSize(descr) else { throw NumPyError("\(name): unsupported dtype \(descr)") }
+        let (count, overflow) = shape.reduce((1, false)) { acc, n in
+            let (p, o) = acc.0.multipliedReportingOverflow(by: n); return (p, acc.1 || o)
+        }
+        let start = headerStart + headerLength
+        guard !overflow, count <= (b.count - start) / max(itemSize, 1), start + count * itemSize <= b.count else {
+            throw NumPyError("\(name): data shorter than shape \(shape)")
+        }
+        self.init(descr: descr, shape: shape, bytes: Array(b[start..<(start + count * itemSize)]))
+    }
+
+    private static func itemSize(_ descr: String) -> Int? {
+        switch descr {
+        case "<f4", "<i4", "<u4": return 4
+        case "<f8", "<i8", "<u8": return 8
+        case "<f2", "<i2", "<u2": return 2
+        case "|u1", "|i1", "|b1": return 1
+        default: return nil
+        }
+    }
+
+    private static func field(_ key: String, in header: String) -> String? {
+        guard let keyRange = header.range(of: "'\(key)':") else { return nil }
+        let rest = header[keyRange.upperBound...].trimmingCharacters(in: .whitespaces)
+        if rest.hasPrefix("(") {
+            guard let close = rest.firstIndex(of: ")") else { return nil }
+            return String(rest[...close])
+        }
+        let end = rest.firstIndex(of: ",") ?? rest.firstIndex(of: "}") ?? rest.endIndex
+        return String(rest[..<end])
+    }
+
+    /// Float32 values ("<f4" only).
+    public func floats() throws -> [Float] {
+        guard descr == "<f4" else { throw NumPyError("array has dtype \(descr), expected <f4") }
+        return bytes.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) } }
+    }
+
+    /// Int64 values ("<i8" only).
+    public func int64s() throws -> [Int64] {
+        guard descr == "<i8" else { throw NumPyError("array has dtype \(descr), expected <i8") }
+        return bytes.withUnsafeBytes { raw in (0..<count).map { Int64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: Int64.self)) } }
+    }
+}
+
+/// Errors from reading NumPy files.
+public struct NumPyError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Writing and reading `.npz` archives.
+public enum NPZ {
+    /// The archive image: one stored (uncompressed) zip member `<name>.npy` per array, in order.
+    public static func encode(_ arrays: [(String, NPYArray)]) -> Data {
+        var entries: [(name: String, data: Data)] = []
+        for (name, array) in arrays { entries.append((name + ".npy", array.encoded())) }
+        return ZipStore.archive(entries)
+    }
+
+    /// Writes the archive atomically (temporary file in the same directory, then rename).
+    public static func write(_ arrays: [(String, NPYArray)], to url: URL) throws {
+        try encode(arrays).write(to: url, options: .atomic)
+    }
+
+    /// Reads every `.npy` member of an archive written by numpy.savez or ``write(_:to:)``.
+    public static func read(_ url: URL) throws -> [String: NPYArray] {
+        let data = try Data(contentsOf: url)
+        var out: [String: NPYArray] = [:]
+        for (name, member) in try ZipStore.members(of: data, name: url.lastPathComponent) where name.hasSuffix(".npy") {
+            out[String(name.dropLast(4))] = try NPYArray(npy: member, name: "\(url.lastPathComponent):\(name)")
+        }
+        return out
+    }
+}
+
+/// A minimal zip archive writer/reader for stored (method 0) members, with CRC-32.
+enum ZipStore {
+    static func archive(_ entries: [(name: String, data: Data)]) -> Data {
+        var out = Data()
+        var central = Data()
+        for entry in entries {
+            let nameBytes = Array(entry.name.utf8)
+            let crc = crc32(entry.data)
+            let offset = UInt32(out.count)
+            var local = Data()
+            local.appendLE(UInt32(0x0403_4b50)); local.appendLE(UInt16(20)); local.appendLE(UInt16(0)); local.appendLE(UInt16(0))
+            local.appendLE(UInt16(0)); local.appendLE(UInt16(0x21))  // time 00:00, date 1980-01-01
+            local.appendLE(crc); local.appendLE(UInt32(entry.data.count)); local.appendLE(UInt32(entry.data.count))
+            local.appendLE(UInt16(nameBytes.count)); local.appendLE(UInt16(0))
+            local.append(contentsOf: nameBytes)
+            out.append(local)
+            out.append(entry.data)
+            central.appendLE(UInt32(0x0201_4b50)); central.appendLE(UInt16(20)); central.appendLE(UInt16(20))
+            central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0x21))
+            central.appendLE(crc); central.appendLE(UInt32(entry.data.count)); central.appendLE(UInt32(entry.data.count))
+            central.appendLE(UInt16(nameBytes.count)); central.appendLE(UInt16(0)); central.appendLE(UInt16(0))
+            central.appendLE(UInt16(0)); central.appendLE(UInt16(0)); central.appendLE(UInt32(0)); central.appendLE(offset)
+            central.append(contentsOf: nameBytes)
+        }
+        let centralOffset = UInt32(out.count)
+        out.append(central)
+        out.appendLE(UInt32(0x0605_4b50)); out.appendLE(UInt16(0)); out.appendLE(UInt16(0))
+        out.appendLE(UInt16(entries.count)); out.appendLE(UInt16(entries.count))
+        out.appendLE(UInt32(central.count)); out.appendLE(centralOffset); out.appendLE(UInt16(0))
+        return out
+    }
+
+    /// Stored members by name, via the central directory; compressed members are an error.
+    static func members(of data: Data, name: String) throws -> [(String, Data)] {
+        let b = [UInt8](data)
+        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
+        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
+        guard b.count >= 22 else { throw NumPyError("\(name): not a zip archive") }
+        var eocd = -1
+        var i = b.count - 22
+        while i >= max(0, b.count - 22 - 65535) {
+            if u32(i) == 0x0605_4b50 { eocd = i; break }
+            i -= 1
+        }
+        guard eocd >= 0 else { throw NumPyError("\(name): not a zip archive (no end of central directory)") }
+        let count = u16(eocd + 10)
+        var p = u32(eocd + 16)
+        var out: [(String, Data)] = []
+        for _ in 0..<count {
+            guard p + 46 <= b.count, u32(p) == 0x0201_4b50 else { throw NumPyError("\(name): corrupt central directory") }
+            let method = u16(p + 10), size = u32(p + 20), nameLength = u16(p + 28)
+            let extra = u16(p + 30), comment = u16(p + 32), localOffset = u32(p + 42)
+            guard p + 46 + nameLength <= b.count else { throw NumPyError("\(name): corrupt central directory") }
+            let memberName = String(decoding: b[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
+            guard method == 0 else { throw NumPyError("\(name): member \(memberName) is compressed (method \(method))") }
+            guard localOffset + 30 <= b.count, u32(localOffset) == 0x0403_4b50 else { throw NumPyError("\(name): corrupt local header") }
+            let start = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
+            guard start + size <= b.count else { throw NumPyError("\(name): member \(memberName) extends past the end") }
+            out.append((memberName, Data(b[start..<(start + size)])))
+            p += 46 + nameLength + extra + comment
+        }
+        return out
+    }
+
+    private static let crcTable: [UInt32] = (0..<256).map { n -> UInt32 in
+        var c = UInt32(n)
+        for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        return c
+    }
+
+    static func crc32(_ data: Data) -> UInt32 {
+        var c: UInt32 = 0xffff_ffff
+        crcTable.withUnsafeBufferPointer { table in
+            for byte in data { c = table[Int((c ^ UInt32(byte)) & 0xff)] ^ (c >> 8) }
+        }
+        return c ^ 0xffff_ffff
+    }
+}
+
+extension Data {
+    mutating func appendLE<T: FixedWidthInteger>(_ value: T) {
+        var v = value.littleEndian
+        Swift.withUnsafeBytes(of: &v) { append(contentsOf: $0) }
+    }
+}
