@@ -1,0 +1,261 @@
+// The batch ranking job: rank every image of a folder (or list, or shard of either) against one
+// query, resumably. Used by `superglue rank`; takes any RankingEngine so tests can drive it with a
+// deterministic fake.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Errors that stop a ranking job (as opposed to a bad database image, which only gets a status).
+public enum RankingJobError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Bad option values.
+    case usage(String)
+    /// The query or the image listing cannot be used.
+    case input(String)
+    /// The output, journal or cache location cannot be used or written.
+    case output(String)
+
+    public var description: String {
+        switch self {
+        case .usage(let m), .input(let m), .output(let m): return m
+        }
+    }
+}
+
+/// Everything a ranking job needs besides its engine.
+public struct RankingJobConfiguration: Sendable {
+    public var query: URL
+    public var source: RankingImageSource
+    public var shard: RankingShard?
+    /// The results CSV; written only when every image is done.
+    public var output: URL
+    /// Defaults to the output path + `.journal`.
+    public var journal: URL?
+    /// Feature cache folder; `nil` disables caching.
+    public var cacheDirectory: URL?
+    /// Continue the journal of an earlier run.
+    public var resume: Bool
+    /// Discard the journal of an earlier run.
+    public var overwrite: Bool
+    public var scoreKey: RankingScoreKey
+    public var ransac: HomographyRANSAC
+    /// Images whose features may be computed ahead of matching (bounded so memory stays flat).
+    public var prefetch: Int
+
+    public init(query: URL, source: RankingImageSource, output: URL, shard: RankingShard? = nil, journal: URL? = nil,
+                cacheDirectory: URL? = nil, resume: Bool = false, overwrite: Bool = false, scoreKey: RankingScoreKey = .confidence,
+                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2) {
+        self.query = query
+        self.source = source
+        self.shard = shard
+        self.output = output
+        self.journal = journal
+        self.cacheDirectory = cacheDirectory
+        self.resume = resume
+        self.overwrite = overwrite
+        self.scoreKey = scoreKey
+        self.ransac = ransac
+        self.prefetch = prefetch
+    }
+
+    /// The journal path actually used.
+    public var journalURL: URL { journal ?? output.deletingLastPathComponent().appendingPathComponent(output.lastPathComponent + ".journal") }
+
+    /// The default cache folder: `superglue-feature-cache` next to the output.
+    public static func defaultCacheDirectory(forOutput output: URL) -> URL {
+        output.deletingLastPathComponent().appendingPathComponent("superglue-feature-cache", isDirectory: true)
+    }
+}
+
+/// Progress notifications, delivered from the job's threads (handlers must be thread-safe).
+public enum RankingEvent: Sendable {
+    /// Work is about to start: `total` images in this job, `alreadyDone` of them from the journal.
+    case started(total: Int, alreadyDone: Int)
+    /// One more image is journaled; `done` counts journaled images of this job so far.
+    case finished(RankingRecord, done: Int, total: Int)
+    /// Something worth telling the user that does not stop the job.
+    case warning(String)
+}
+
+/// What a finished (or stopped) job did.
+public struct RankingSummary: Sendable, Equatable {
+    /// Images in the job (after sharding).
+    public var total = 0
+    /// Images taken from the journal of an earlier run.
+    public var resumed = 0
+    /// Images processed by this run.
+    public var processed = 0
+    /// Images of this job whose status is not `ok` (resumed ones included).
+    public var failed = 0
+    public var cacheHits = 0
+    public var cacheMisses = 0
+    /// Cache entries that existed but were corrupt and were recomputed.
+    public var cacheRejected = 0
+    /// Journal lines dropped on resume (torn by a kill, or failing their checksum).
+    public var journalLinesDiscarded = 0
+    /// Wall time of the processing loop.
+    public var seconds = 0.0
+    /// True when the job was stopped before finishing; no results file was written.
+    public var interrupted = false
+    /// The results file, when written.
+    public var output: URL?
+
+    /// Images processed by this run per second of processing.
+    public var imagesPerSecond: Double { seconds > 0 ? Double(processed) / seconds : 0 }
+}
+
+/// A thread-safe flag that asks a running job to stop after the image it is matching.
+public final class RankingStopFlag: @unchecked Sendable {
+    // @unchecked: the only state is `stopped`, guarded by `lock`.
+    private let lock = NSLock()
+    private var stopped = false
+    public init() {}
+    public func requestStop() { lock.lock(); stopped = true; lock.unlock() }
+    public var isStopRequested: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
+}
+
+/// The ranking job.
+public enum RankingJob {
+    /// Ranks the images of `configuration` against its query with `engine`.
+    ///
+    /// Fails before any image is processed if the output location, the query or the listing
+    /// cannot be used. Afterwards only journal write failures (e.g. a full disk) stop the job;
+    /// an image that cannot be ranked gets a row whose status says why.
+    ///
+    /// - Parameters:
+    ///   - stop: checked between images; when set, the job journals the image being matched,
+    ///     stops, and returns a summary with `interrupted == true` without writing the results.
+    ///   - events: progress notifications (called from the job's threads).
+    public static func run(engine: any RankingEngine, configuration: RankingJobConfiguration, stop: RankingStopFlag = RankingStopFlag(),
+                           events: @escaping @Sendable (RankingEvent) -> Void = { _ in }) throws -> RankingSummary {
+        try checkOutputLocation(configuration.output)
+        let queryFeatures = try queryFeatures(engine: engine, url: configuration.query)
+        let images = try ImageListing.images(from: configuration.source, shard: configuration.shard)
+        let identity = try jobIdentity(engine: engine, configuration: configuration)
+        let mode: RankingJournal.OpenMode = configuration.overwrite ? .overwrite : (configuration.resume ? .resume : .fresh)
+        let (journal, recovered) = try RankingJournal.open(at: configuration.journalURL, identity: identity, mode: mode)
+        defer { journal.close() }
+        var cache: FeatureCache?
+        if let folder = configuration.cacheDirectory {
+            do { cache = try FeatureCache(root: folder, featureIdentity: engine.featureIdentity) } catch {
+                events(.warning("\(error); continuing without a feature cache"))
+            }
+        }
+
+        var summary = RankingSummary()
+        summary.total = images.count
+        summary.journalLinesDiscarded = recovered.discardedLines
+        if recovered.discardedLines > 0 {
+            events(.warning("journal: dropped \(recovered.discardedLines) torn or corrupt line(s); those images are redone"))
+        }
+        let names = Set(images.map(\.name))
+        var records = recovered.records.filter { names.contains($0.key) }
+        if records.count < recovered.records.count {
+            events(.warning("journal: ignoring \(recovered.records.count - records.count) record(s) of images not in this job's listing"))
+        }
+        summary.resumed = records.count
+        let pending = images.filter { records[$0.name] == nil }
+        events(.started(total: images.count, alreadyDone: records.count))
+
+        let pipeline = RankingPipeline(engine: engine, cache: cache, query: queryFeatures, ransac: configuration.ransac, events: events)
+        let start = DispatchTime.now()
+        let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), stop: stop) { record in
+            try journal.append(record)
+            records[record.image] = record
+            summary.processed += 1
+            events(.finished(record, done: records.count, total: images.count))
+        }
+        summary.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        summary.cacheHits = outcome.cacheHits
+        summary.cacheMisses = outcome.cacheMisses
+        summary.cacheRejected = outcome.cacheRejected
+        summary.failed = records.values.filter { $0.status != RankingRecord.okStatus }.count
+        if let error = outcome.error { throw error }
+        guard records.count == images.count else {
+            summary.interrupted = true
+            return summary
+        }
+        let rows = images.compactMap { records[$0.name] }.map { RankingResultRow($0, key: configuration.scoreKey) }
+        try writeAtomically(RankingCSV.document(rows), to: configuration.output)
+        summary.output = configuration.output
+        return summary
+    }
+
+    /// Fails unless a file can be created next to `output` (the results are renamed into place from there).
+    static func checkOutputLocation(_ output: URL) throws {
+        let folder = output.deletingLastPathComponent()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {
+            throw RankingJobError.output("output folder \(folder.path) does not exist")
+        }
+        guard isDirectory.boolValue else { throw RankingJobError.output("output folder \(folder.path) is not a folder") }
+        if FileManager.default.fileExists(atPath: output.path, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw RankingJobError.output("output \(output.path) is a folder; expected a CSV file path")
+        }
+        let probe = folder.appendingPathComponent(".\(output.lastPathComponent).probe-\(ProcessInfo.processInfo.processIdentifier)")
+        let fd = posixOpen(probe.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RankingJobError.output("cannot write in the output folder \(folder.path): \(errnoDescription())") }
+        posixClose(fd)
+        try? FileManager.default.removeItem(at: probe)
+    }
+
+    static func queryFeatures(engine: any RankingEngine, url: URL) throws -> Features {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw RankingJobError.input("cannot read the query image \(url.path)")
+        }
+        let features: Features
+        do { features = try engine.features(forImageAt: url) } catch {
+            throw RankingJobError.input("cannot use the query image \(url.path): \(error)")
+        }
+        guard features.count > 0 else {
+            throw RankingJobError.input("the query image \(url.path) has no keypoints (blank, constant or too small?); nothing can match it")
+        }
+        return features
+    }
+
+    /// Identity of everything that determines the journal's records: query content, engine and RANSAC settings.
+    static func jobIdentity(engine: any RankingEngine, configuration: RankingJobConfiguration) throws -> String {
+        let queryBytes: Data
+        do { queryBytes = try Data(contentsOf: configuration.query) } catch {
+            throw RankingJobError.input("cannot read the query image \(configuration.query.path): \(error.localizedDescription)")
+        }
+        let r = configuration.ransac
+        return SHA256.hash([
+            "superglue-rank v1", "query=" + SHA256.hash(queryBytes).hex, "features=" + engine.featureIdentity, "match=" + engine.matchIdentity,
+            "ransac=\(r.reprojectionThreshold),\(r.confidence),\(r.maxIterations),\(r.seed)",
+        ].joined(separator: "\n")).hex
+    }
+
+    /// Writes `text` to a temporary file next to `url`, flushes it, and renames it over `url`.
+    public static func writeAtomically(_ text: String, to url: URL) throws {
+        let temporary = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)")
+        let fd = posixOpen(temporary.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RankingJobError.output("cannot create \(temporary.path): \(errnoDescription())") }
+        var failure: String?
+        Array(text.utf8).withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count, let base = buffer.baseAddress {
+                let written = posixWrite(fd, base + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    failure = errnoDescription(); return
+                }
+                offset += written
+            }
+            if fsync(fd) != 0 { failure = errnoDescription() }
+        }
+        posixClose(fd)
+        if let failure {
+            try? FileManager.default.removeItem(at: temporary)
+            throw RankingJobError.output("cannot write \(url.path): \(failure) (finished images are safe in the journal; rerun with --resume)")
+        }
+        guard rename(temporary.path, url.path) == 0 else {
+            let reason = errnoDescription()
+            try? FileManager.default.removeItem(at: temporary)
+            throw RankingJobError.output("cannot rename \(temporary.path) to \(url.path): \(reason)")
+        }
+        try syncDirectory(of: url)
+    }
+}

@@ -1,0 +1,252 @@
+// Two-stage pipeline of the ranking job: a producer thread reads, hashes and extracts (or loads
+// from the cache) the features of the next images while the calling thread matches the current
+// one, so both cores are busy. A small bounded queue between them keeps memory flat.
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A blocking FIFO with a capacity, closable by the producer and cancellable by the consumer.
+final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
+    // @unchecked: all state is guarded by `condition`.
+    private let condition = NSCondition()
+    private var items: [Element] = []
+    private let capacity: Int
+    private var closed = false
+    private var cancelled = false
+
+    init(capacity: Int) { self.capacity = max(1, capacity) }
+
+    /// Blocks while full; returns false (dropping `item`) once the consumer has cancelled.
+    func put(_ item: Element) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        while items.count >= capacity, !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        items.append(item)
+        condition.broadcast()
+        return true
+    }
+
+    /// Blocks while empty; `nil` once the producer has closed the queue and it is drained, or after cancel.
+    func take() -> Element? {
+        condition.lock(); defer { condition.unlock() }
+        while items.isEmpty, !closed, !cancelled { condition.wait() }
+        guard !cancelled, !items.isEmpty else { return nil }
+        let item = items.removeFirst()
+        condition.broadcast()
+        return item
+    }
+
+    /// No more items will be put.
+    func close() { condition.lock(); closed = true; condition.broadcast(); condition.unlock() }
+
+    /// The consumer is gone: wake and release the producer.
+    func cancel() { condition.lock(); cancelled = true; items.removeAll(); condition.broadcast(); condition.unlock() }
+
+    var isCancelled: Bool { condition.lock(); defer { condition.unlock() }; return cancelled }
+}
+
+/// Features of one image, or why there are none.
+struct PreparedImage: Sendable {
+    var image: RankingImage
+    var features: Features?
+    var failure: String?
+    var seconds: Double
+}
+
+/// Cache counters of the producer.
+struct CacheCounters: Sendable {
+    var hits = 0, misses = 0, rejected = 0
+}
+
+struct RankingPipeline: Sendable {
+    let engine: any RankingEngine
+    let cache: FeatureCache?
+    let query: Features
+    let ransac: HomographyRANSAC
+    let events: @Sendable (RankingEvent) -> Void
+
+    struct Outcome {
+        var cacheHits = 0, cacheMisses = 0, cacheRejected = 0
+        var error: (any Error)?
+    }
+
+    /// Processes `images`, handing each finished record to `record` on the calling thread.
+    /// Stops early when `stop` is set (after the image being matched) or `record` throws.
+    func run(_ images: [RankingImage], prefetch: Int, stop: RankingStopFlag, record: (RankingRecord) throws -> Void) -> Outcome {
+        let queue = BoundedQueue<PreparedImage>(capacity: prefetch)
+        let producerDone = DispatchSemaphore(value: 0)
+        let counters = LockedBox(CacheCounters())
+        let producer = self
+        let thread = Thread {
+            var local = CacheCounters()
+            for image in images {
+                if stop.isStopRequested || queue.isCancelled { break }
+                let prepared = producer.prepare(image, counters: &local)
+                if !queue.put(prepared) { break }
+            }
+            counters.set(local)
+            queue.close()
+            producerDone.signal()
+        }
+        thread.stackSize = 8 << 20
+        thread.start()
+
+        var outcome = Outcome()
+        while !stop.isStopRequested, let prepared = queue.take() {
+            let result = finish(prepared)
+            do { try record(result) } catch {
+                outcome.error = error
+                break
+            }
+        }
+        // Release the producer (it may be blocked on a full queue) and wait for it, so no thread
+        // keeps using the engine after the job returns.
+        queue.cancel()
+        producerDone.wait()
+        let c = counters.get()
+        outcome.cacheHits = c.hits
+        outcome.cacheMisses = c.misses
+        outcome.cacheRejected = c.rejected
+        return outcome
+    }
+
+    /// Reads the file and gets its features from the cache or the engine.
+    func prepare(_ image: RankingImage, counters: inout CacheCounters) -> PreparedImage {
+        let start = DispatchTime.now()
+        func done(_ features: Features?, _ failure: String?) -> PreparedImage {
+            PreparedImage(image: image, features: features, failure: failure, seconds: Self.seconds(since: start))
+        }
+        let bytes: [UInt8]
+        do { bytes = try readFile(image.url) } catch { return done(nil, "unreadable: \(error)") }
+        var key: String?
+        if let cache {
+            let k = cache.key(contentDigest: SHA256.hash(bytes))
+            key = k
+            switch cache.lookup(key: k) {
+            case .hit(let features) where features.descriptorDim == query.descriptorDim:
+                counters.hits += 1
+                return done(features, nil)
+            case .hit:
+                counters.rejected += 1
+            case .rejected(let reason):
+                counters.rejected += 1
+                events(.warning("feature cache: recomputing \(image.name): \(reason)"))
+            case .miss:
+                counters.misses += 1
+            }
+        }
+        let features: Features
+        do { features = try engine.features(forImageAt: image.url) } catch { return done(nil, Self.statusText(error)) }
+        if let problem = Self.inconsistency(of: features) { return done(nil, problem) }
+        if let cache, let key {
+            do { try cache.store(features, key: key) } catch {
+                events(.warning("feature cache: cannot store \(image.name): \(error)"))
+            }
+        }
+        return done(features, nil)
+    }
+
+    /// Matches prepared features against the query and measures the result.
+    func finish(_ prepared: PreparedImage) -> RankingRecord {
+        guard let features = prepared.features else {
+            return .failure(image: prepared.image.name, status: prepared.failure ?? "failed", seconds: prepared.seconds)
+        }
+        let start = DispatchTime.now()
+        var record: RankingRecord
+        do {
+            let matches = try engine.match(query, features)
+            record = Self.measure(image: prepared.image.name, query: query, features: features, matches: matches, ransac: ransac)
+        } catch {
+            record = .failure(image: prepared.image.name, status: "matching failed: " + Self.statusText(error), keypoints: features.count, seconds: 0)
+        }
+        record.seconds = prepared.seconds + Self.seconds(since: start)
+        return record
+    }
+
+    /// Score, match count and homography inliers of one match result.
+    static func measure(image: String, query: Features, features: Features, matches: RankingMatches, ransac: HomographyRANSAC) -> RankingRecord {
+        guard matches.matches0.count == query.count, matches.confidence0.count == query.count else {
+            return .failure(image: image, status: "engine returned \(matches.matches0.count) matches for \(query.count) query keypoints", keypoints: features.count, seconds: 0)
+        }
+        var sum = 0.0
+        var from: [(x: Double, y: Double)] = [], to: [(x: Double, y: Double)] = []
+        for (i, j) in matches.matches0.enumerated() where j >= 0 {
+            guard j < features.count else {
+                return .failure(image: image, status: "engine returned match index \(j) for \(features.count) keypoints", keypoints: features.count, seconds: 0)
+            }
+            let confidence = matches.confidence0[i]
+            guard confidence.isFinite else {
+                return .failure(image: image, status: "non-finite match confidence", keypoints: features.count, seconds: 0)
+            }
+            // The score is the sum of the confidences of valid matches. (The reference script
+            // summed matches * confidence, weighting each confidence by a keypoint index.)
+            sum += Double(confidence)
+            let p = query.keypoint(i), q = features.keypoint(j)
+            from.append((Double(p.x), Double(p.y)))
+            to.append((Double(q.x), Double(q.y)))
+        }
+        let inliers = ransac.estimate(from, to)?.inlierCount ?? 0
+        return RankingRecord(image: image, confidenceSum: sum, matches: from.count, inliers: inliers,
+                             inlierRatio: from.isEmpty ? 0 : Double(inliers) / Double(from.count),
+                             keypoints: features.count, status: RankingRecord.okStatus, seconds: 0)
+    }
+
+    /// Why features are unusable, or `nil`.
+    static func inconsistency(of f: Features) -> String? {
+        guard f.keypoints.count == 2 * f.count, f.descriptorDim > 0, f.descriptors.count == f.count * f.descriptorDim else {
+            return "detector returned inconsistent feature arrays"
+        }
+        guard f.keypoints.allSatisfy(\.isFinite), f.scores.allSatisfy(\.isFinite), f.descriptors.allSatisfy(\.isFinite) else {
+            return "detector produced non-finite values"
+        }
+        return nil
+    }
+
+    /// A one-line status for an error (the CSV quotes it; newlines and long texts are trimmed).
+    static func statusText(_ error: any Error) -> String {
+        let text = String(describing: error).split(whereSeparator: \.isNewline).joined(separator: " ")
+        return text.count > 200 ? String(text.prefix(199)) + "…" : text
+    }
+
+    static func seconds(since start: DispatchTime) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+    }
+}
+
+/// A value shared between threads under a lock.
+final class LockedBox<Value: Sendable>: @unchecked Sendable {
+    // @unchecked: `value` is only touched under `lock`.
+    private let lock = NSLock()
+    private var value: Value
+    init(_ value: Value) { self.value = value }
+    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
+    func update<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+}
+
+/// A file read failure with the system's reason.
+struct FileReadError: Error, CustomStringConvertible {
+    var description: String
+}
+
+/// The bytes of a file, with `strerror` reasons (e.g. "Permission denied", "Is a directory").
+func readFile(_ url: URL) throws -> [UInt8] {
+    let fd = posixOpen(url.path, O_RDONLY | O_CLOEXEC, 0)
+    guard fd >= 0 else { throw FileReadError(description: errnoDescription()) }
+    defer { posixClose(fd) }
+    var out: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 {
+            if errno == EINTR { continue }
+            throw FileReadError(description: errnoDescription())
+        }
+        if n == 0 { break }
+        out.append(contentsOf: chunk[0..<n])
+    }
+    return out
+}
