@@ -184,7 +184,7 @@ public enum RankingJob {
     }
 
     /// Fails unless a file can be created next to `output` (the results are renamed into place from there).
-    static func checkOutputLocation(_ output: URL) throws {
+    public static func checkOutputLocation(_ output: URL) throws {
         let folder = output.deletingLastPathComponent()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: folder.path, isDirectory: &isDirectory) else {

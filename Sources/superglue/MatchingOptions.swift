@@ -1,0 +1,89 @@
+// Options shared by every subcommand that runs the networks (match, pairs, rank, extract).
+import ArgumentParser
+import Foundation
+
+/// Which trained SuperGlue weights to use.
+enum SuperGlueWeightsKind: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case indoor, outdoor
+}
+
+/// How input images are resized before SuperPoint (the reference's `--resize` semantics).
+enum ResizeTarget: Equatable, Sendable {
+    /// Keep the original size (`--resize -1`).
+    case original
+    /// Scale so the longer side has this length (`--resize N`).
+    case longerSide(Int)
+    /// Exactly this size (`--resize W H`).
+    case size(width: Int, height: Int)
+}
+
+/// SuperPoint and SuperGlue options, for use with `@OptionGroup`.
+struct MatchingOptions: ParsableArguments {
+    @Option(name: .long, parsing: .upToNextOption,
+            help: ArgumentHelp("Resize before detection: W H, or N for the longer side, or -1 to keep the size (write --resize=-1).", valueName: "n"))
+    var resize: [Int] = [640, 480]
+
+    @Option(help: "SuperGlue weights: indoor or outdoor.")
+    var superglue: SuperGlueWeightsKind = .indoor
+
+    @Option(help: "Maximum keypoints per image (-1 keeps all).")
+    var maxKeypoints: Int = 1024
+
+    @Option(help: "SuperPoint detection threshold.")
+    var keypointThreshold: Float = 0.005
+
+    @Option(help: "SuperPoint non-maximum suppression radius, in pixels.")
+    var nmsRadius: Int = 4
+
+    @Option(help: "Sinkhorn iterations of SuperGlue.")
+    var sinkhornIterations: Int = 20
+
+    @Option(help: "SuperGlue match confidence threshold.")
+    var matchThreshold: Float = 0.2
+
+    @Option(help: ArgumentHelp("Folder with the converted weights (superpoint and superglue_indoor/outdoor safetensors).", valueName: "dir"))
+    var weights: String
+
+    func validate() throws {
+        _ = try resizeTarget()
+        guard maxKeypoints == -1 || maxKeypoints > 0 else { throw ValidationError("--max-keypoints must be positive or -1, got \(maxKeypoints)") }
+        guard keypointThreshold.isFinite, keypointThreshold >= 0 else { throw ValidationError("--keypoint-threshold must be >= 0, got \(keypointThreshold)") }
+        guard nmsRadius >= 0 else { throw ValidationError("--nms-radius must be >= 0, got \(nmsRadius)") }
+        guard sinkhornIterations >= 0 else { throw ValidationError("--sinkhorn-iterations must be >= 0, got \(sinkhornIterations)") }
+        guard matchThreshold.isFinite, matchThreshold >= 0, matchThreshold <= 1 else {
+            throw ValidationError("--match-threshold must be in [0, 1], got \(matchThreshold)")
+        }
+        guard !weights.isEmpty else { throw ValidationError("--weights must name a folder") }
+    }
+
+    /// The parsed `--resize`.
+    func resizeTarget() throws -> ResizeTarget {
+        switch resize.count {
+        case 1 where resize[0] == -1: return .original
+        case 1 where resize[0] > 0: return .longerSide(resize[0])
+        case 2 where resize[0] > 0 && resize[1] > 0: return .size(width: resize[0], height: resize[1])
+        default:
+            throw ValidationError("--resize takes W H (both > 0), N > 0, or -1; got \(resize.map(String.init).joined(separator: " "))")
+        }
+    }
+
+    /// Rewrites `--resize -1` as `--resize=-1`: the argument parser reads a lone `-1` as an option
+    /// name, while the reference's command line (and its users' habits) write it separated.
+    static func normalizingNegativeResize(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var i = 0
+        while i < arguments.count {
+            if arguments[i] == "--resize", i + 1 < arguments.count, arguments[i + 1] == "-1" {
+                out.append("--resize=-1")
+                i += 2
+            } else {
+                out.append(arguments[i])
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The weights folder as a URL.
+    var weightsDirectory: URL { URL(fileURLWithPath: weights, isDirectory: true) }
+}

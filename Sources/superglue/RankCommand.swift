@@ -1,0 +1,125 @@
+// `superglue rank`: rank a folder of images against a query, resumably and shardably.
+import ArgumentParser
+import Foundation
+import SuperGlueKit
+
+extension RankingScoreKey: ExpressibleByArgument {}
+
+struct RankCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rank",
+        abstract: "Rank a folder of images by how well they match a query image.",
+        discussion: """
+            Writes a CSV (score,image,matches,inliers,inlier_ratio,keypoints,status,seconds) sorted by score, \
+            descending. Every finished image is appended to OUTPUT.journal first, so an interrupted or killed \
+            run continues with --resume. Images that cannot be read get a row with their status and score 0; \
+            the exit status is 0 unless the query, the weights or the output cannot be used (1) or the run \
+            was interrupted (130). --shard i/n ranks a deterministic 1/n of the images; combine shard \
+            outputs with `superglue merge`.
+            """)
+
+    @Option(help: ArgumentHelp("The query image.", valueName: "file"))
+    var query: String
+
+    @Option(help: ArgumentHelp("Folder of database images (searched recursively); with --list, the base of relative paths.", valueName: "dir"))
+    var images: String?
+
+    @Option(help: ArgumentHelp("Text file with one image path per line, instead of listing --images.", valueName: "file"))
+    var list: String?
+
+    @Option(help: ArgumentHelp("Results CSV to write.", valueName: "file"))
+    var output: String
+
+    @Option(help: ArgumentHelp("Feature cache folder (default: superglue-feature-cache next to the output).", valueName: "dir"))
+    var cache: String?
+
+    @Flag(help: "Do not read or write the feature cache.")
+    var noCache = false
+
+    @Flag(help: "Continue the journal of an earlier run, skipping images already done.")
+    var resume = false
+
+    @Flag(help: "Discard the journal of an earlier run and start over.")
+    var overwrite = false
+
+    @Option(help: ArgumentHelp("Rank only shard i of n (0 <= i < n), chosen by a hash of each image's path.", valueName: "i/n"))
+    var shard: String?
+
+    @Option(help: "Sort key: confidence (sum of match confidences), matches or inliers.")
+    var score: RankingScoreKey = .confidence
+
+    @Option(help: "RANSAC homography reprojection threshold, in pixels of the resized image.")
+    var ransacThreshold: Double = 3
+
+    @Option(help: "Seed of the RANSAC sampler (fixed, so reruns agree).")
+    var ransacSeed: UInt64 = 0
+
+    @Option(help: "Seconds between progress lines when standard error is not a terminal.")
+    var logInterval: Double = 10
+
+    @Flag(help: "Print nothing but errors.")
+    var quiet = false
+
+    @OptionGroup var matching: MatchingOptions
+
+    func validate() throws {
+        guard images != nil || list != nil else {
+            throw ValidationError("give --images DIR or --list FILE")
+        }
+        guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
+        guard ransacThreshold.isFinite, ransacThreshold > 0 else { throw ValidationError("--ransac-threshold must be > 0") }
+        guard logInterval.isFinite, logInterval > 0 else { throw ValidationError("--log-interval must be > 0") }
+        if let shard { do { _ = try RankingShard(parsing: shard) } catch { throw ValidationError("--shard: \(error)") } }
+    }
+
+    /// The job configuration these options describe.
+    func jobConfiguration() throws -> RankingJobConfiguration {
+        let outputURL = URL(fileURLWithPath: output)
+        let source: RankingImageSource
+        if let list {
+            source = .list(URL(fileURLWithPath: list), base: images.map { URL(fileURLWithPath: $0, isDirectory: true) })
+        } else if let images {
+            source = .directory(URL(fileURLWithPath: images, isDirectory: true))
+        } else {
+            throw ValidationError("give --images DIR or --list FILE")
+        }
+        let cacheDirectory: URL? = noCache ? nil : (cache.map { URL(fileURLWithPath: $0, isDirectory: true) }
+            ?? RankingJobConfiguration.defaultCacheDirectory(forOutput: outputURL))
+        return RankingJobConfiguration(
+            query: URL(fileURLWithPath: query), source: source, output: outputURL, shard: try shard.map(RankingShard.init(parsing:)),
+            cacheDirectory: cacheDirectory, resume: resume, overwrite: overwrite, scoreKey: score,
+            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed))
+    }
+
+    func run() throws {
+        let configuration = try jobConfiguration()
+        // Cheap checks first, so a bad output path fails before the weights are loaded.
+        try RankingJob.checkOutputLocation(configuration.output)
+        let engine = try makeRankingEngine(options: matching)
+        let reporter = RankingProgressReporter(style: RankingProgressReporter.automaticStyle(quiet: quiet), interval: logInterval)
+        let interrupts = RankingInterruptHandler(stop: RankingStopFlag(), quiet: quiet)
+        let summary: RankingSummary
+        do {
+            summary = try RankingJob.run(engine: engine, configuration: configuration, stop: interrupts.stop, events: reporter.handle)
+        } catch {
+            reporter.endLine()
+            throw error
+        }
+        if !quiet { print(Self.describe(summary)) }
+        if summary.interrupted { throw ExitCode(130) }
+    }
+
+    /// The end-of-run report: counts, throughput, cache use.
+    static func describe(_ s: RankingSummary) -> String {
+        var parts = ["rank: \(s.processed) image(s) processed in \(String(format: "%.1f", s.seconds))s (\(String(format: "%.2f", s.imagesPerSecond)) img/s)"]
+        if s.resumed > 0 { parts.append("\(s.resumed) resumed from the journal") }
+        parts.append("\(s.failed) with errors")
+        parts.append("feature cache: \(s.cacheHits) hit(s), \(s.cacheMisses) miss(es)\(s.cacheRejected > 0 ? ", \(s.cacheRejected) corrupt entr(ies) recomputed" : "")")
+        if s.interrupted {
+            parts.append("interrupted: \(s.resumed + s.processed)/\(s.total) done, no results written; rerun with --resume")
+        } else if let output = s.output {
+            parts.append("wrote \(output.path) (\(s.total) rows)")
+        }
+        return parts.joined(separator: "; ")
+    }
+}
