@@ -100,6 +100,8 @@ import Testing
             let a = try #require(h.apply(p.x, p.y)), b = try #require(s.h.apply(p.x, p.y))
             #expect(abs(a.x - b.x) < 1e-6 && abs(a.y - b.y) < 1e-6)
         }
+        let minimal = try #require(HomographyRANSAC.minimalSolution(s.p0, s.p0.map { p in s.h.apply(p.x, p.y) ?? p }))
+        for (a, b) in zip(minimal.entries, h.entries) { #expect(abs(a - b) < 1e-9 * max(1, abs(b))) }
         let collinear: [(x: Double, y: Double)] = [(0, 0), (1, 1), (2, 2), (5, 0)]
         #expect(HomographyRANSAC.hasCollinearTriple(collinear))
         #expect(HomographyRANSAC().estimate(Array(collinear.prefix(3)), Array(collinear.prefix(3))) == nil)

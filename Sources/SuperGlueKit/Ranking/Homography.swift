@@ -69,7 +69,7 @@ public struct HomographyRANSAC: Sendable {
             Self.drawDistinct(into: &sample, below: n, using: &rng)
             let s0 = sample.map { points0[$0] }, s1 = sample.map { points1[$0] }
             guard !Self.hasCollinearTriple(s0), !Self.hasCollinearTriple(s1),
-                  let candidate = Self.directLinearTransform(s0, s1) else { continue }
+                  let candidate = Self.minimalSolution(s0, s1) else { continue }
             let (mask, count) = Self.inliers(of: candidate, points0, points1, n: n, thresholdSquared: thresholdSquared)
             if count > (best?.count ?? 0) {
                 best = (candidate, mask, count)
@@ -154,7 +154,40 @@ public struct HomographyRANSAC: Sendable {
         }
         for r in 0..<9 { for c in 0..<r { ata[r * 9 + c] = ata[c * 9 + r] } }
         guard let hn = smallestEigenvector(symmetric: ata, size: 9) else { return nil }
-        // Undo the normalisations: H = T1⁻¹ · Hn · T0, with T = [[s, 0, -s·cx], [0, s, -s·cy], [0, 0, 1]].
+        return denormalise(hn, t0, t1)
+    }
+
+    /// The homography through exactly four correspondences: the 8x8 DLT system with `h33 = 1`,
+    /// in normalised coordinates, by Gaussian elimination (the minimal case needs no eigen-solver,
+    /// and this runs once per RANSAC sample).
+    static func minimalSolution(_ p0: [(x: Double, y: Double)], _ p1: [(x: Double, y: Double)]) -> Homography? {
+        guard p0.count == 4, p1.count == 4,
+              let t0 = similarityNormalisation(p0), let t1 = similarityNormalisation(p1) else { return nil }
+        var m = [Double](repeating: 0, count: 8 * 9)  // augmented rows [A | b]
+        for i in 0..<4 {
+            let x = t0.scale * (p0[i].x - t0.cx), y = t0.scale * (p0[i].y - t0.cy)
+            let u = t1.scale * (p1[i].x - t1.cx), v = t1.scale * (p1[i].y - t1.cy)
+            let r = 2 * i * 9
+            m.replaceSubrange(r..<(r + 9), with: [x, y, 1, 0, 0, 0, -u * x, -u * y, u])
+            m.replaceSubrange((r + 9)..<(r + 18), with: [0, 0, 0, x, y, 1, -v * x, -v * y, v])
+        }
+        for column in 0..<8 {
+            var pivot = column
+            for row in (column + 1)..<8 where abs(m[row * 9 + column]) > abs(m[pivot * 9 + column]) { pivot = row }
+            guard abs(m[pivot * 9 + column]) > 1e-12 else { return nil }
+            if pivot != column { for k in 0..<9 { m.swapAt(pivot * 9 + k, column * 9 + k) } }
+            for row in 0..<8 where row != column {
+                let factor = m[row * 9 + column] / m[column * 9 + column]
+                if factor != 0 { for k in column..<9 { m[row * 9 + k] -= factor * m[column * 9 + k] } }
+            }
+        }
+        var hn = [Double](repeating: 1, count: 9)
+        for row in 0..<8 { hn[row] = m[row * 9 + 8] / m[row * 9 + row] }
+        return denormalise(hn, t0, t1)
+    }
+
+    /// Undoes the normalisations: H = T1⁻¹ · Hn · T0, with T = [[s, 0, -s·cx], [0, s, -s·cy], [0, 0, 1]].
+    private static func denormalise(_ hn: [Double], _ t0: (cx: Double, cy: Double, scale: Double), _ t1: (cx: Double, cy: Double, scale: Double)) -> Homography? {
         let t0m: [Double] = [t0.scale, 0, -t0.scale * t0.cx, 0, t0.scale, -t0.scale * t0.cy, 0, 0, 1]
         let t1inv: [Double] = [1 / t1.scale, 0, t1.cx, 0, 1 / t1.scale, t1.cy, 0, 0, 1]
         var h = multiply3(t1inv, multiply3(hn, t0m))
