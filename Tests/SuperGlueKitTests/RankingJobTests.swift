@@ -89,6 +89,30 @@ import Testing
         }
     }
 
+    @Test(.enabled(if: getuid() != 0, "root ignores directory permissions"))
+    func readOnlyOutputFolderFailsBeforeAnyWork() throws {
+        let folder = try TemporaryFolder("job-readonly")
+        defer {
+            _ = chmod(folder.path("locked").path, 0o755)
+            folder.cleanup()
+        }
+        let scene = try FakeScene.write(to: folder.url, count: 3)
+        try FileManager.default.createDirectory(at: folder.path("locked"), withIntermediateDirectories: true)
+        #expect(chmod(folder.path("locked").path, 0o555) == 0)
+        let engine = FakeRankingEngine()
+        #expect { try RankingJob.run(engine: engine, configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: folder.path("locked/results.csv"))) } throws: {
+            "\($0)".contains("cannot write in the output folder")
+        }
+        #expect(engine.featureCalls == 0)
+    }
+
+    @Test func progressLinesAndDurations() {
+        #expect(RankingProgressReporter.duration(5) == "5s")
+        #expect(RankingProgressReporter.duration(185) == "3m05s")
+        #expect(RankingProgressReporter.duration(3725) == "1h02m")
+        #expect(RankingProgressReporter.duration(.infinity) == "?")
+    }
+
     @Test func secondQueryHitsTheFeatureCache() throws {
         let folder = try TemporaryFolder("job-cache")
         defer { folder.cleanup() }

@@ -119,6 +119,34 @@ import Testing
         return probe.terminationStatus == 0
     }()
 
+    @Test(.enabled(if: canMountTmpfs, "needs unshare -m and mounts"))
+    func readOnlyOutputFolderFailsBeforeAnyWork() throws {
+        // A read-only bind mount refuses writes even to root (chmod would not).
+        let folder = try TemporaryFolder("readonly")
+        defer { folder.cleanup() }
+        let scene = try FakeScene.write(to: folder.url, count: 3)
+        let locked = folder.path("locked")
+        try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+        let worker = try RankingTestSupport.workerURL()
+        let script = """
+            set -e
+            mount --bind "$1" "$1"
+            mount -o remount,bind,ro "$1"
+            exec "$2" --query "$3" --images "$4" --output "$1/results.csv"
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/unshare")
+        process.arguments = ["-m", "/bin/sh", "-c", script, "sh", locked.path, worker.path, scene.query.path, scene.images.path]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 1, "\(stderr)")
+        #expect(stderr.contains("cannot write in the output folder") && stderr.contains("Read-only file system"), "\(stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: locked.path).isEmpty)
+    }
+
     @Test(.enabled(if: canMountTmpfs, "needs unshare -m and tmpfs mounts"))
     func fullDiskAtTheFinalWriteKeepsTheJournal() throws {
         let folder = try TemporaryFolder("fulldisk-final")
