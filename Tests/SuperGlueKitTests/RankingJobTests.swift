@@ -281,3 +281,57 @@ extension RankingJobConfiguration {
         return copy
     }
 }
+
+@Suite struct RankingListingTests {
+    @Test func folderListingFollowsFileLinksAndSkipsHiddenAndOtherFiles() throws {
+        let folder = try TemporaryFolder("listing")
+        defer { folder.cleanup() }
+        let images = folder.path("images")
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("a/b"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: images.appendingPathComponent(".hidden"), withIntermediateDirectories: true)
+        for name in ["x.JPG", "a/y.png", "a/b/z.jpeg", ".hidden/h.jpg", ".dot.jpg", "a/readme.md"] {
+            try Data("x".utf8).write(to: images.appendingPathComponent(name))
+        }
+        try Data("x".utf8).write(to: folder.path("outside.jpg"))
+        try FileManager.default.createSymbolicLink(at: images.appendingPathComponent("linked.jpg"), withDestinationURL: folder.path("outside.jpg"))
+        try FileManager.default.createDirectory(at: images.appendingPathComponent("folder.jpg"), withIntermediateDirectories: true)
+        let names = try ImageListing.images(from: .directory(images)).map(\.name)
+        #expect(names == ["a/b/z.jpeg", "a/y.png", "linked.jpg", "x.JPG"])
+    }
+}
+
+@Suite struct RankingMeasureTests {
+    static let query = Features(keypoints: [0, 0, 10, 0, 0, 10, 10, 10, 5, 5], scores: [1, 1, 1, 1, 1],
+                                descriptors: [Float](repeating: 0.5, count: 10), descriptorDim: 2, imageWidth: 20, imageHeight: 20)
+    static let image = Features(keypoints: [1, 1, 11, 1, 1, 11, 11, 11, 6, 6, 50, 50], scores: [1, 1, 1, 1, 1, 1],
+                                descriptors: [Float](repeating: 0.5, count: 12), descriptorDim: 2, imageWidth: 60, imageHeight: 60)
+
+    @Test func scoreIsTheSumOfValidConfidences() {
+        // Query keypoints 0-3 match image keypoints 0-3 (a translation by (1, 1)); keypoint 4
+        // is unmatched. Reference's sum(matches * conf) would be 0*0.5 + 1*0.25 + 2*0.125 + 3*1 = 3.5.
+        let matches = RankingMatches(matches0: [0, 1, 2, 3, -1], confidence0: [0.5, 0.25, 0.125, 1, 0])
+        let r = RankingPipeline.measure(image: "x", query: Self.query, features: Self.image, matches: matches, ransac: HomographyRANSAC())
+        #expect(r.status == "ok" && r.confidenceSum == 1.875 && r.matches == 4 && r.inliers == 4 && r.inlierRatio == 1 && r.keypoints == 6)
+        let none = RankingPipeline.measure(image: "x", query: Self.query, features: Self.image,
+                                           matches: RankingMatches(matches0: [-1, -1, -1, -1, -1], confidence0: [0, 0, 0, 0, 0]), ransac: HomographyRANSAC())
+        #expect(none.status == "ok" && none.confidenceSum == 0 && none.matches == 0 && none.inlierRatio == 0)
+    }
+
+    @Test func brokenEngineOutputBecomesAStatusNotAScore() {
+        let cases: [(RankingMatches, String)] = [
+            (RankingMatches(matches0: [0, 1, 2, 3, -1], confidence0: [0.5, .nan, 0.1, 1, 0]), "non-finite"),
+            (RankingMatches(matches0: [0, 1], confidence0: [0.5, 0.5]), "2 matches for 5"),
+            (RankingMatches(matches0: [0, 1, 2, 9, -1], confidence0: [0.5, 0.5, 0.5, 0.5, 0]), "index 9"),
+        ]
+        for (matches, reason) in cases {
+            let r = RankingPipeline.measure(image: "x", query: Self.query, features: Self.image, matches: matches, ransac: HomographyRANSAC())
+            #expect(r.status.contains(reason) && r.confidenceSum == 0 && r.matches == 0, "\(r.status)")
+        }
+        var nanFeatures = Self.image
+        nanFeatures.descriptors[3] = .nan
+        #expect(RankingPipeline.inconsistency(of: nanFeatures)?.contains("non-finite") == true)
+        var short = Self.image
+        short.keypoints.removeLast()
+        #expect(RankingPipeline.inconsistency(of: short)?.contains("inconsistent") == true)
+    }
+}

@@ -261,6 +261,18 @@ import Testing
         #expect(recovered.records["dir/img,1.jpg"] == nil)
     }
 
+    @Test func secondWriterIsRefused() throws {
+        let folder = try TemporaryFolder("journal-lock")
+        defer { folder.cleanup() }
+        let url = folder.path("r.csv.journal")
+        let (journal, _) = try RankingJournal.open(at: url, identity: "id", mode: .resume)
+        try journal.append(Self.record(0))
+        #expect { try RankingJournal.open(at: url, identity: "id", mode: .resume) } throws: { "\($0)".contains("another process") }
+        journal.close()
+        let (_, recovered) = try RankingJournal.open(at: url, identity: "id", mode: .resume)
+        #expect(recovered.records.count == 1)
+    }
+
     @Test func identityAndModeAreEnforced() throws {
         let folder = try TemporaryFolder("journal-id")
         defer { folder.cleanup() }

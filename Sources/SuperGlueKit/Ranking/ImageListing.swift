@@ -84,7 +84,7 @@ public enum ImageListing {
         }
         guard isDirectory.boolValue else { throw RankingJobError.input("images folder \(folder.path) is not a folder") }
         guard let enumerator = FileManager.default.enumerator(
-            at: folder, includingPropertiesForKeys: [.isRegularFileKey], options: [.skipsHiddenFiles],
+            at: folder, includingPropertiesForKeys: nil, options: [.skipsHiddenFiles],
             errorHandler: { _, _ in true })  // an unreadable subfolder must not stop the listing
         else { throw RankingJobError.input("cannot list \(folder.path)") }
         // The enumerator builds its URLs by appending to `folder`, so the relative name is what
@@ -93,7 +93,9 @@ public enum ImageListing {
         var out: [RankingImage] = []
         for case let url as URL in enumerator {
             guard imageExtensions.contains(url.pathExtension.lowercased()) else { continue }
-            if let values = try? url.resourceValues(forKeys: [.isRegularFileKey]), values.isRegularFile == false { continue }
+            // fileExists follows symbolic links, so linked image files are listed like plain ones.
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder), !isFolder.boolValue else { continue }
             let found = url.standardizedFileURL.pathComponents
             let relative = found.count > root.count && Array(found.prefix(root.count)) == root ? Array(found.dropFirst(root.count)) : [url.lastPathComponent]
             out.append(RankingImage(name: relative.joined(separator: "/"), url: url))

@@ -57,10 +57,17 @@ final class RankingJournal {
         let path = url.path
         var recovered = Recovered()
         var existing: [UInt8] = []
-        if FileManager.default.fileExists(atPath: path) {
-            do { existing = [UInt8](try Data(contentsOf: url)) } catch {
-                throw RankingJobError.output("cannot read the journal \(path): \(error.localizedDescription)")
-            }
+        let fd = posixOpen(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RankingJobError.output("cannot open the journal \(path) for writing: \(errnoDescription())") }
+        let journal = RankingJournal(url: url, descriptor: fd)
+        // Two jobs writing one journal would interleave and truncate each other's lines. The lock
+        // is taken before reading; filesystems without flock support (some network mounts) are
+        // used unlocked.
+        if flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
+            throw RankingJobError.output("another process is running a job with the journal \(path) (same --output?)")
+        }
+        do { existing = [UInt8](try Data(contentsOf: url)) } catch {
+            throw RankingJobError.output("cannot read the journal \(path): \(error.localizedDescription)")
         }
         let headerText = magic + " identity=" + identity + "\n" + columns.joined(separator: ",") + "\n"
         let header = Array(headerText.utf8)
@@ -103,9 +110,6 @@ final class RankingJournal {
                 }
             }
         }
-        let fd = posixOpen(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RankingJobError.output("cannot open the journal \(path) for writing: \(errnoDescription())") }
-        let journal = RankingJournal(url: url, descriptor: fd)
         // Cut a torn tail (or the whole file when starting over) before anything is appended, so
         // a new line never continues a partial one.
         guard ftruncate(fd, off_t(keepLength)) == 0, lseek(fd, off_t(keepLength), SEEK_SET) >= 0 else {
