@@ -40,10 +40,12 @@ public struct FeatureCache: Sendable {
         SHA256.hash("superglue-feature-cache v1|" + contentDigest.hex + "|" + identityDigest).hex
     }
 
+    /// Where the entry for `key` lives (whether or not it exists).
     public func entryURL(key: String) -> URL {
         root.appendingPathComponent("v1").appendingPathComponent(String(key.prefix(2))).appendingPathComponent(key + ".npz")
     }
 
+    /// The cached features for `key`, after checking the entry's checksum, key and values.
     public func lookup(key: String) -> Lookup {
         let url = entryURL(key: key)
         guard FileManager.default.fileExists(atPath: url.path) else { return .miss }
@@ -58,6 +60,7 @@ public struct FeatureCache: Sendable {
         }
     }
 
+    /// Writes (or replaces) the entry for `key` atomically.
     public func store(_ features: Features, key: String) throws {
         let url = entryURL(key: key)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

@@ -54,6 +54,7 @@ public struct RankingShard: Sendable, Equatable, CustomStringConvertible {
         Int(SHA256.hash(name).prefix64 % UInt64(max(count, 1)))
     }
 
+    /// Whether the image called `name` belongs to this shard.
     public func contains(_ name: String) -> Bool { Self.index(of: name, count: count) == index }
 
     public var description: String { "\(index)/\(count)" }

@@ -44,6 +44,7 @@ public struct RankingRecord: Sendable, Equatable {
         RankingRecord(image: image, confidenceSum: 0, matches: 0, inliers: 0, inlierRatio: 0, keypoints: keypoints, status: status, seconds: seconds)
     }
 
+    /// The status of an image that was ranked.
     public static let okStatus = "ok"
 }
 

@@ -34,6 +34,7 @@ public final class RankingProgressReporter: @unchecked Sendable {
         self.interval = interval
     }
 
+    /// Renders one event; pass this method as the job's `events` handler.
     public func handle(_ event: RankingEvent) {
         lock.lock(); defer { lock.unlock() }
         switch event {
@@ -103,6 +104,7 @@ public final class RankingProgressReporter: @unchecked Sendable {
 public final class RankingInterruptHandler: @unchecked Sendable {
     // @unchecked: the sources are created once in init and only cancelled in deinit.
     private var sources: [any DispatchSourceSignal] = []
+    /// The flag the handlers set; pass it to ``RankingJob/run(engine:configuration:stop:events:)``.
     public let stop: RankingStopFlag
 
     /// Installs the handlers; they stay active while this object lives.

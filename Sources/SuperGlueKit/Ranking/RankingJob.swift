@@ -112,6 +112,7 @@ public final class RankingStopFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var stopped = false
     public init() {}
+    /// Asks the job to stop after the image in hand.
     public func requestStop() { lock.lock(); stopped = true; lock.unlock() }
     public var isStopRequested: Bool { lock.lock(); defer { lock.unlock() }; return stopped }
 }
