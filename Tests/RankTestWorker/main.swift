@@ -2,7 +2,7 @@
 // ranking tests so they can kill -9 it, interrupt it, or run it under a file-size limit.
 //
 // Usage: RankTestWorker --query Q --images DIR --output OUT [--resume] [--overwrite] [--cache DIR]
-//                       [--shard i/n] [--delay SECONDS] [--score KEY]
+//                       [--shard i/n] [--delay SECONDS] [--score KEY] [--verbose]
 import Foundation
 import SuperGlueKit
 
@@ -11,7 +11,7 @@ func runWorker() -> Int32 {
     var flags = Set<String>()
     var arguments = CommandLine.arguments.dropFirst()
     while let argument = arguments.popFirst() {
-        if ["--resume", "--overwrite"].contains(argument) { flags.insert(argument); continue }
+        if ["--resume", "--overwrite", "--verbose"].contains(argument) { flags.insert(argument); continue }
         guard let value = arguments.popFirst() else { FileHandle.standardError.write(Data("missing value for \(argument)\n".utf8)); return 64 }
         options[argument] = value
     }
@@ -27,8 +27,9 @@ func runWorker() -> Int32 {
             resume: flags.contains("--resume"), overwrite: flags.contains("--overwrite"),
             scoreKey: options["--score"].flatMap(RankingScoreKey.init(rawValue:)) ?? .confidence)
         let engine = FakeRankingEngine(delay: options["--delay"].flatMap(Double.init) ?? 0)
-        let interrupts = RankingInterruptHandler(stop: RankingStopFlag(), quiet: true)
-        let reporter = RankingProgressReporter(style: .quiet)
+        let verbose = flags.contains("--verbose")
+        let interrupts = RankingInterruptHandler(stop: RankingStopFlag(), quiet: !verbose)
+        let reporter = RankingProgressReporter(style: RankingProgressReporter.automaticStyle(quiet: !verbose), interval: 0.5)
         let summary = try RankingJob.run(engine: engine, configuration: configuration, stop: interrupts.stop, events: reporter.handle)
         print("processed=\(summary.processed) resumed=\(summary.resumed) interrupted=\(summary.interrupted) hits=\(summary.cacheHits)")
         return summary.interrupted ? 130 : 0
