@@ -205,6 +205,13 @@ import Testing
 }
 
 @Suite struct RankingJournalTests {
+    /// Opens a journal only to see what it recovers, and closes it (releasing its lock) at once.
+    static func recover(at url: URL, identity: String, mode: RankingJournal.OpenMode) throws -> RankingJournal.Recovered {
+        let (journal, recovered) = try RankingJournal.open(at: url, identity: identity, mode: mode)
+        journal.close()
+        return recovered
+    }
+
     static func record(_ i: Int) -> RankingRecord {
         RankingRecord(image: "dir/img,\(i).jpg", confidenceSum: Double(i) / 3, matches: i, inliers: i / 2, inlierRatio: 0.5,
                       keypoints: 100 + i, status: i == 3 ? "corrupt: \"bad\"" : "ok", seconds: 0.25)
@@ -218,7 +225,7 @@ import Testing
         #expect(empty.records.isEmpty)
         for i in 0..<5 { try journal.append(Self.record(i)) }
         journal.close()
-        let (_, recovered) = try RankingJournal.open(at: url, identity: "id1", mode: .resume)
+        let recovered = try Self.recover(at: url, identity: "id1", mode: .resume)
         #expect(recovered.records.count == 5)
         #expect(recovered.records["dir/img,3.jpg"] == Self.record(3))
         #expect(recovered.discardedLines == 0)
@@ -241,7 +248,7 @@ import Testing
             #expect(try Data(contentsOf: url) == complete, "torn tail not cut at \(cut)")
             try reopened.append(Self.record(3))
             reopened.close()
-            let (_, again) = try RankingJournal.open(at: url, identity: "id", mode: .resume)
+            let again = try Self.recover(at: url, identity: "id", mode: .resume)
             #expect(again.records.count == 4 && again.discardedLines == 0)
         }
     }
@@ -256,7 +263,7 @@ import Testing
         var text = try String(contentsOf: url, encoding: .utf8)
         text = text.replacingOccurrences(of: "dir/img,1.jpg\",0.333", with: "dir/img,1.jpg\",0.334")
         try text.write(to: url, atomically: true, encoding: .utf8)
-        let (_, recovered) = try RankingJournal.open(at: url, identity: "id", mode: .resume)
+        let recovered = try Self.recover(at: url, identity: "id", mode: .resume)
         #expect(recovered.records.count == 2 && recovered.discardedLines == 1)
         #expect(recovered.records["dir/img,1.jpg"] == nil)
     }
@@ -269,7 +276,7 @@ import Testing
         try journal.append(Self.record(0))
         #expect { try RankingJournal.open(at: url, identity: "id", mode: .resume) } throws: { "\($0)".contains("another process") }
         journal.close()
-        let (_, recovered) = try RankingJournal.open(at: url, identity: "id", mode: .resume)
+        let recovered = try Self.recover(at: url, identity: "id", mode: .resume)
         #expect(recovered.records.count == 1)
     }
 
@@ -282,7 +289,7 @@ import Testing
         journal.close()
         #expect { try RankingJournal.open(at: url, identity: "id-b", mode: .resume) } throws: { "\($0)".contains("different query") }
         #expect { try RankingJournal.open(at: url, identity: "id-a", mode: .fresh) } throws: { "\($0)".contains("--resume") }
-        let (_, overwritten) = try RankingJournal.open(at: url, identity: "id-b", mode: .overwrite)
+        let overwritten = try Self.recover(at: url, identity: "id-b", mode: .overwrite)
         #expect(overwritten.records.isEmpty)
         try "name,score\nx,1\n".write(to: url, atomically: true, encoding: .utf8)
         #expect { try RankingJournal.open(at: url, identity: "id-b", mode: .resume) } throws: { "\($0)".contains("not a ranking journal") }

@@ -54,12 +54,25 @@ final class RankingJournal {
 
     /// Opens (creating or recovering) the journal at `url` for a job with the given identity.
     static func open(at url: URL, identity: String, mode: OpenMode) throws -> (RankingJournal, Recovered) {
+        let fd = posixOpen(url.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw RankingJobError.output("cannot open the journal \(url.path) for writing: \(errnoDescription())") }
+        let journal = RankingJournal(url: url, descriptor: fd)
+        do {
+            return (journal, try journal.prepare(identity: identity, mode: mode))
+        } catch {
+            // Release the lock now rather than whenever the object happens to be freed.
+            journal.close()
+            throw error
+        }
+    }
+
+    /// Locks, reads and recovers the journal, then cuts it to its valid prefix.
+    private func prepare(identity: String, mode: OpenMode) throws -> Recovered {
         let path = url.path
+        let fd = descriptor
+        let magic = Self.magic, columns = Self.columns
         var recovered = Recovered()
         var existing: [UInt8] = []
-        let fd = posixOpen(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw RankingJobError.output("cannot open the journal \(path) for writing: \(errnoDescription())") }
-        let journal = RankingJournal(url: url, descriptor: fd)
         // Two jobs writing one journal would interleave and truncate each other's lines. The lock
         // is taken before reading; filesystems without flock support (some network mounts) are
         // used unlocked.
@@ -93,7 +106,7 @@ final class RankingJournal {
                     var previousEnd = lines[1].end
                     for line in lines.dropFirst(2) {
                         defer { previousEnd = line.end }
-                        guard let record = parse(line.fields, bytes: existing[previousEnd..<line.end]) else {
+                        guard let record = Self.parse(line.fields, bytes: existing[previousEnd..<line.end]) else {
                             recovered.discardedLines += 1
                             continue
                         }
@@ -115,9 +128,9 @@ final class RankingJournal {
         guard ftruncate(fd, off_t(keepLength)) == 0, lseek(fd, off_t(keepLength), SEEK_SET) >= 0 else {
             throw RankingJobError.output("cannot truncate the journal \(path): \(errnoDescription())")
         }
-        if keepLength == 0 { try journal.writeDurably(header) }
+        if keepLength == 0 { try writeDurably(header) }
         try syncDirectory(of: url)
-        return (journal, recovered)
+        return recovered
     }
 
     /// Appends one record and waits until it is on disk.
