@@ -24,12 +24,12 @@ import Testing
         _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: reference))
         let output = folder.path("results.csv")
         let arguments = ["--query", scene.query.path, "--images", scene.images.path, "--output", output.path,
-                         "--cache", folder.path("cache").path, "--resume", "--delay", "0.03"]
+                         "--cache", folder.path("cache").path, "--resume", "--delay", "0.05"]
         var rng = FakeScene.Random(seed: 2026)
         var kills = 0, completedEarly = 0
         var previousJournaled = 0
         // 25 runs killed at random moments (during start-up, mid-image, mid-append); each image
-        // takes about 60 ms of fake work, so the 43 images outlast the 25 short runs and a
+        // takes 50-100 ms of fake work, so the 43 images outlast the 25 short runs and a
         // final run is left to finish the job.
         for run in 0..<25 {
             let process = try RankingTestSupport.startWorker(arguments, logs: folder.path("log\(run)"))
