@@ -11,6 +11,11 @@ struct EngineNotWiredError: Error, CustomStringConvertible {
 
 /// Builds the engine `superglue rank` uses: loads the weights named by `options` and fails with a
 /// clear message (missing files, wrong shapes) before any image is processed.
+///
+/// To wire the matcher: make it conform to ``RankingEngine`` (it is called from two threads at
+/// once), and take its identities from ``MatchingOptions/featureIdentity(superPointWeightsSHA256:)``
+/// and ``MatchingOptions/matchIdentity(superGlueWeightsSHA256:)`` with `SHA256.hash(fileAt:)` of
+/// the weights files, so feature-cache entries and journals never mix weights or options.
 func makeRankingEngine(options: MatchingOptions) throws -> any RankingEngine {
     throw EngineNotWiredError()
 }

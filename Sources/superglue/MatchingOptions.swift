@@ -1,6 +1,7 @@
 // Options shared by every subcommand that runs the networks (match, pairs, rank, extract).
 import ArgumentParser
 import Foundation
+import SuperGlueKit
 
 /// Which trained SuperGlue weights to use.
 enum SuperGlueWeightsKind: String, ExpressibleByArgument, CaseIterable, Sendable {
@@ -82,6 +83,26 @@ struct MatchingOptions: ParsableArguments {
             }
         }
         return out
+    }
+
+    /// The ``RankingEngine/featureIdentity`` for these options: every SuperPoint setting that
+    /// changes detected features, plus the SuperPoint weights' content digest
+    /// (e.g. `SHA256.hash(fileAt:)` of the safetensors file).
+    func featureIdentity(superPointWeightsSHA256: String) throws -> String {
+        let size: String
+        switch try resizeTarget() {
+        case .original: size = "original"
+        case .longerSide(let n): size = "longer=\(n)"
+        case .size(let w, let h): size = "\(w)x\(h)"
+        }
+        return "superpoint v1|weights=\(superPointWeightsSHA256)|resize=\(size)|max_keypoints=\(maxKeypoints)"
+            + "|keypoint_threshold=\(keypointThreshold)|nms_radius=\(nmsRadius)"
+    }
+
+    /// The ``RankingEngine/matchIdentity`` for these options: every SuperGlue setting that
+    /// changes matches, plus the SuperGlue weights' content digest.
+    func matchIdentity(superGlueWeightsSHA256: String) -> String {
+        "superglue v1|\(superglue.rawValue)|weights=\(superGlueWeightsSHA256)|sinkhorn_iterations=\(sinkhornIterations)|match_threshold=\(matchThreshold)"
     }
 
     /// The weights folder as a URL.

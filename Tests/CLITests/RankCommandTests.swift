@@ -163,3 +163,32 @@ enum MiniYAML {
         for shard in shards { #expect(throws: Never.self) { try RankingShard(parsing: shard) } }
     }
 }
+
+@Suite struct MatchingIdentityTests {
+    @Test func identitiesChangeWithEveryRelevantOption() throws {
+        let base = ["--query", "q", "--images", "d", "--output", "o.csv", "--weights", "w"]
+        func identities(_ extra: [String]) throws -> (String, String) {
+            let options = try RankCommand.parse(base + extra).matching
+            return (try options.featureIdentity(superPointWeightsSHA256: "sp"), options.matchIdentity(superGlueWeightsSHA256: "sg"))
+        }
+        let reference = try identities([])
+        for extra in [["--resize", "320", "240"], ["--max-keypoints", "512"], ["--keypoint-threshold", "0.01"], ["--nms-radius", "3"]] {
+            let other = try identities(extra)
+            #expect(other.0 != reference.0, "\(extra) must change the feature identity")
+        }
+        for extra in [["--superglue", "outdoor"], ["--sinkhorn-iterations", "10"], ["--match-threshold", "0.3"]] {
+            let other = try identities(extra)
+            #expect(other.0 == reference.0 && other.1 != reference.1, "\(extra) must change only the match identity")
+        }
+        let options = try RankCommand.parse(base).matching
+        #expect(try options.featureIdentity(superPointWeightsSHA256: "other") != reference.0)
+    }
+
+    @Test func fileDigestMatchesInMemoryDigest() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("sha-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: url) }
+        let bytes = (0..<(3 << 20) + 17).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 9) }
+        try Data(bytes).write(to: url)
+        #expect(try SHA256.hash(fileAt: url) == SHA256.hash(bytes))
+    }
+}

@@ -1,5 +1,6 @@
 // SHA-256 (FIPS 180-4), small and dependency-free: the feature cache and the ranking journal key
 // their entries by content hashes, and pulling in swift-crypto for one hash would double build time.
+import Foundation
 
 /// An incremental SHA-256 hasher.
 ///
@@ -75,6 +76,15 @@ public struct SHA256: Sendable {
     public static func hash<Bytes: Sequence>(_ bytes: Bytes) -> Digest where Bytes.Element == UInt8 {
         var hasher = SHA256()
         hasher.update(bytes)
+        return hasher.finalize()
+    }
+
+    /// The digest of a file's contents, read in 1 MiB chunks (weights files can be large).
+    public static func hash(fileAt url: URL) throws -> Digest {
+        let handle = try FileHandle(forReadingFrom: url)
+        defer { try? handle.close() }
+        var hasher = SHA256()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty { hasher.update(chunk) }
         return hasher.finalize()
     }
 
