@@ -3,6 +3,10 @@
 // package-benchmark. Run from this directory: swift package benchmark
 import PackageDescription
 
+// A path dependency's package identity is its directory name, which depends on where the
+// repository was cloned, so derive it instead of hard-coding it.
+let rootPackage = String(Context.packageDirectory.split(separator: "/").dropLast().last ?? "SuperGlueKit").lowercased()
+
 let package = Package(
     name: "SuperGlueKitBenchmarks",
     platforms: [.macOS(.v13)],
@@ -15,7 +19,7 @@ let package = Package(
             name: "GEMM",
             dependencies: [
                 .product(name: "Benchmark", package: "benchmark"),
-                .product(name: "SuperGlueKit", package: "SuperGlueKit"),
+                .product(name: "SuperGlueKit", package: rootPackage),
             ],
             path: "Benchmarks/GEMM",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
