@@ -76,18 +76,20 @@ static void cic_jpeg_output_message(j_common_ptr cinfo) {
     (void)cinfo;
 }
 
-// OpenCV's CMYK-to-gray conversion (imgcodecs utils, 14-bit fixed point BT.601 weights): the CMYK
-// samples are first folded with K, then weighted as if C, M, Y were B, G, R.
+// OpenCV 5's CMYK-to-gray path: the CMYK samples are folded with K into B, G, R (the same fold as
+// its CMYK-to-BGR conversion: R from C, G from M, B from Y), then weighted with the BT.601 14-bit
+// fixed-point weights of cvtColor(BGR2GRAY). (OpenCV 4's icvCvt_CMYK2Gray weighted C with the blue
+// weight instead; opencv-python 5.0.0 matches this version on the CMYK fixture.)
 static inline uint8_t cic_cmyk_to_gray(const uint8_t *cmyk) {
     enum { kScaleBits = 14 };
     const int weightR = (int)(0.299 * (1 << kScaleBits) + 0.5);
     const int weightG = (int)(0.587 * (1 << kScaleBits) + 0.5);
     const int weightB = (1 << kScaleBits) - weightR - weightG;
-    int c = cmyk[0], m = cmyk[1], y = cmyk[2], k = cmyk[3];
-    c = k - ((255 - c) * k >> 8);
-    m = k - ((255 - m) * k >> 8);
-    y = k - ((255 - y) * k >> 8);
-    return (uint8_t)((weightB * c + weightG * m + weightR * y + (1 << (kScaleBits - 1))) >> kScaleBits);
+    const int c = cmyk[0], m = cmyk[1], y = cmyk[2], k = cmyk[3];
+    const int red = k - ((255 - c) * k >> 8);
+    const int green = k - ((255 - m) * k >> 8);
+    const int blue = k - ((255 - y) * k >> 8);
+    return (uint8_t)((weightR * red + weightG * green + weightB * blue + (1 << (kScaleBits - 1))) >> kScaleBits);
 }
 
 enum { CIC_JPEG_APP1 = JPEG_APP0 + 1 };

@@ -58,7 +58,7 @@ typedef struct {
 
 /// Decodes a JPEG to 8-bit grayscale the way OpenCV's JPEG decoder does for IMREAD_GRAYSCALE:
 /// libjpeg's JCS_GRAYSCALE output for 1- and 3-component files, and CMYK output converted with
-/// OpenCV's fixed-point CMYK-to-gray formula for 4-component (CMYK/YCCK) files.
+/// OpenCV 5's CMYK-to-gray conversion (K fold, then BT.601 fixed-point weights) for 4-component (CMYK/YCCK) files.
 /// Images with more than `max_pixels` pixels are refused after the header is read, before any
 /// pixel buffer is allocated.
 cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_pixels, cic_gray_result *result);
