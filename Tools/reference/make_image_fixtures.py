@@ -217,6 +217,8 @@ def main():
     # damaged JPEGs whose cv2 result is part of the goldens (libjpeg recovers with warnings)
     baseline = open(os.path.join(args.out, "chelsea_baseline.jpg"), "rb").read()
     save("damaged_truncated.jpg", baseline[: len(baseline) * 6 // 10])
+    progressive = open(os.path.join(args.out, "chelsea_progressive.jpg"), "rb").read()
+    save("damaged_truncated_progressive.jpg", progressive[: len(progressive) // 2])
     corrupt = bytearray(baseline)
     start = baseline.index(b"\xff\xda")
     for offset in range(start + 400, len(baseline) - 400, 997):
