@@ -27,13 +27,23 @@ import Testing
         guard decoded.image.width == expected.width, decoded.image.height == expected.height else { return }
         let comparison = PixelComparison(decoded.image, expected)
         print("decode parity \(file): \(comparison)")
-        // Issue 3's tolerance; all fixtures measured exact with the system libjpeg-turbo 2.1.5 / libpng 1.6.39.
+        // Issue 3's tolerance. Measured exact for every intact file with the system libjpeg-turbo 2.1.5 /
+        // libpng 1.6.39 against cv2's bundled libjpeg-turbo 3.1.2 / libpng 1.6.58.
         #expect(comparison.maxDifference <= 1, "\(file): \(comparison)")
-        #expect(comparison.equalFraction >= 0.999, "\(file): \(comparison)")
+        if let tolerance = Self.libraryVersionTolerance[file] {
+            #expect(comparison.equalFraction >= tolerance, "\(file): \(comparison)")
+        } else {
+            #expect(comparison.equalFraction >= 0.999, "\(file): \(comparison)")
+        }
     }
 
+    /// Files where the libjpeg-turbo versions legitimately disagree: a progressive JPEG cut off in the
+    /// middle of its scans is finished by libjpeg's block smoothing of the incomplete coefficients, an
+    /// estimate that changed between libjpeg-turbo 2.1 and 3.1 (measured 99.33 % equal, max diff 1).
+    static let libraryVersionTolerance: [String: Double] = ["damaged_truncated_progressive.jpg": 0.99]
+
     @Test func damagedJPEGsReportWarnings() throws {
-        for file in ["damaged_truncated.jpg", "damaged_corrupt_scan.jpg"] {
+        for file in ["damaged_truncated.jpg", "damaged_truncated_progressive.jpg", "damaged_corrupt_scan.jpg"] {
             let decoded = try ImageDecoder.decode(contentsOf: ImageFixtures.url(file))
             #expect(decoded.warningCount > 0, "\(file) decoded without warnings")
             #expect(decoded.firstWarning?.isEmpty == false)
