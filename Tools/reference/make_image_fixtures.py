@@ -67,8 +67,12 @@ def pack_rows(samples, bit_depth):
     return b"".join(rows)
 
 
-def write_png(path, samples, width, height, color_type, bit_depth, palette=None, trns=None, gama=None, exif=None):
-    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 0)
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def write_png(path, samples, width, height, color_type, bit_depth, palette=None, trns=None, gama=None, exif=None,
+              interlaced=False):
+    ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, color_type, 0, 0, 1 if interlaced else 0)
     out = b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", ihdr)
     if gama is not None:
         out += png_chunk(b"gAMA", struct.pack(">I", gama))
@@ -78,7 +82,17 @@ def write_png(path, samples, width, height, color_type, bit_depth, palette=None,
         out += png_chunk(b"tRNS", trns)
     if exif is not None:
         out += png_chunk(b"eXIf", exif)
-    out += png_chunk(b"IDAT", zlib.compress(pack_rows(samples, bit_depth), 9))
+    if interlaced:
+        channels = samples.shape[1] // width
+        pixels = samples.reshape(height, width, channels)
+        raw = b""
+        for (x0, y0, dx, dy) in ADAM7:
+            sub = pixels[y0::dy, x0::dx]
+            if sub.size:
+                raw += pack_rows(sub.reshape(sub.shape[0], -1), bit_depth)
+    else:
+        raw = pack_rows(samples, bit_depth)
+    out += png_chunk(b"IDAT", zlib.compress(raw, 9))
     out += png_chunk(b"IEND", b"")
     with open(path, "wb") as f:
         f.write(out)
@@ -175,6 +189,7 @@ def main():
     rgb16 = np.clip(rgb.astype(np.int64) * 257 + rng.integers(-128, 128, rgb.shape), 0, 65535).astype(np.uint16)
     write_png(saved("chelsea_rgb16.png"), rgb16.reshape(h, -1), w, h, 2, 16)
     write_png(saved("chelsea_rgb_gamma.png"), rgb.reshape(h, -1), w, h, 2, 8, gama=45455)
+    write_png(saved("chelsea_rgb_interlaced.png"), rgb.reshape(h, -1), w, h, 2, 8, interlaced=True)
     # palette: a 6x6x6 colour cube, nearest entry per pixel
     levels = np.array([0, 51, 102, 153, 204, 255])
     palette = np.array([[r, g, b] for r in levels for g in levels for b in levels], np.uint8)
@@ -245,6 +260,12 @@ def main():
         "chelsea": [(640, 480), (100, 66), (133, 89), (317, 211), (64, 48), (1000, 10)],
         "astronaut": [(96, 96), (48, 48), (300, 200), (191, 193), (100, 100)],
     }
+    # many small random cases: each its own random source and target size (1..48 pixels per side)
+    for case in range(24):
+        sw, sh, tw, th = (int(v) for v in rng.integers(1, 49, 4))
+        name = f"noise_case{case:02d}"
+        sources[name] = rng.integers(0, 256, (sh, sw), dtype=np.uint8)
+        targets[name] = [(tw, th)]
     for name, source in sources.items():
         tensors["resize_input/" + name] = source
         for (tw, th) in targets[name]:
