@@ -93,12 +93,14 @@ public struct PreparedImage: Sendable, Equatable {
     public var height: Int
     /// The 8-bit image the floats were made from.
     public var gray: GrayImage
-    /// Size of the decoded image (after EXIF orientation, before resizing).
+    /// Width of the decoded image (after EXIF orientation, before resizing).
     public var originalWidth: Int
+    /// Height of the decoded image (after EXIF orientation, before resizing).
     public var originalHeight: Int
-    /// original / resized along x and y, swapped for odd rotations, as the reference's `scales`:
-    /// multiply network coordinates by these to get original-image coordinates (for rotation 0).
+    /// Original width / resized width (original height / resized height for odd rotations), the
+    /// reference's `scales[0]`: multiply network x coordinates by it to get original-image x (rotation 0).
     public var scaleX: Double
+    /// Original height / resized height (width ratio for odd rotations), the reference's `scales[1]`.
     public var scaleY: Double
 }
 
