@@ -47,7 +47,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         .testTarget(name: "SuperGlueKitTests", dependencies: ["SuperGlueKit", "Tensors", "Checkpoints", "ImageIO"]),
         .testTarget(name: "CLITests", dependencies: ["superglue", "convert-weights"]),
     ],
