@@ -42,13 +42,23 @@ public struct TorchCheckpoint: Sendable {
     /// How far 'state_dict' / 'model' wrappers are followed.
     static let maxWrapperDepth = 4
 
+    /// Largest checkpoint accepted (the official files are 5 to 12 MB).
+    public static let maxFileSize = 1 << 31
+
     /// Reads a checkpoint file.
     public init(contentsOf url: URL) throws {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .mappedIfSafe) } catch {
+        try self.init(bytes: [UInt8](try Self.readFile(url)), name: url.lastPathComponent)
+    }
+
+    /// The file's bytes, refusing files over ``maxFileSize`` before reading them.
+    static func readFile(_ url: URL) throws -> Data {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+        if let size = (attributes?[.size] as? NSNumber)?.int64Value, size > Int64(maxFileSize) {
+            throw CheckpointError("\(url.path): \(size) bytes is larger than the \(maxFileSize)-byte limit for weight files")
+        }
+        do { return try Data(contentsOf: url, options: .mappedIfSafe) } catch {
             throw CheckpointError("\(url.path): cannot read file (\(error.localizedDescription))")
         }
-        try self.init(bytes: [UInt8](data), name: url.lastPathComponent)
     }
 
     /// Parses a checkpoint image held in memory. `name` prefixes error messages.

@@ -51,14 +51,30 @@ public enum WeightConversion {
     /// Converts the checkpoint at `input` and writes the safetensors file to `output` atomically.
     @discardableResult
     public static func convertFile(at input: URL, to output: URL, model: ModelKind? = nil) throws -> SafeTensorsFile {
-        let data: Data
-        do { data = try Data(contentsOf: input, options: .mappedIfSafe) } catch {
-            throw CheckpointError("\(input.path): cannot read file (\(error.localizedDescription))")
-        }
+        let data = try TorchCheckpoint.readFile(input)
         let file = try convert(checkpointBytes: [UInt8](data), name: input.lastPathComponent, model: model)
         do { try file.write(to: output) } catch {
             throw CheckpointError("\(output.path): cannot write file (\(error.localizedDescription))")
         }
         return file
+    }
+
+    /// Loads model weights from either a converted safetensors file or a PyTorch checkpoint
+    /// (converted in memory, nothing written), telling them apart by content, then validates
+    /// them against the model's schema.
+    public static func loadWeights(at url: URL, model: ModelKind? = nil) throws -> SafeTensorsFile {
+        let data = try TorchCheckpoint.readFile(url)
+        // safetensors starts with a u64 header length whose JSON header opens with '{'.
+        if data.count > 8, data[data.startIndex + 8] == UInt8(ascii: "{") {
+            let file = try SafeTensorsFile(data: data, name: url.lastPathComponent)
+            do {
+                let kind = try model ?? file.metadata[MetadataKey.model].flatMap(ModelKind.init(rawValue:)) ?? ModelKind.detect(names: file.tensors.keys)
+                try WeightSchema.forTensors(named: Array(file.tensors.keys), kind: kind).validate(file)
+            } catch let error as WeightError {
+                throw CheckpointError("\(url.lastPathComponent): \(error.description)")
+            }
+            return file
+        }
+        return try convert(checkpointBytes: [UInt8](data), name: url.lastPathComponent, model: model)
     }
 }

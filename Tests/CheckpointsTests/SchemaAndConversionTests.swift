@@ -129,3 +129,26 @@ import Testing
         #expect(error?.description == "variants_zip.pth: missing tensor 'conv1a.weight' (expected shape [64, 1, 3, 3])")
     }
 }
+
+@Suite struct LoadWeightsTests {
+    /// The engine-facing loader accepts a .pth (converted in memory) and the safetensors the
+    /// converter wrote, and both give the same tensors.
+    @Test func checkpointAndSafetensorsLoadAlike() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("load-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("sg.safetensors")
+        try WeightConversion.convertFile(at: CheckpointFixtures.url("superglue_legacy.pth"), to: output)
+        let fromCheckpoint = try WeightConversion.loadWeights(at: CheckpointFixtures.url("superglue_legacy.pth"))
+        let fromSafetensors = try WeightConversion.loadWeights(at: output)
+        #expect(fromCheckpoint.tensors == fromSafetensors.tensors)
+        #expect(fromCheckpoint.metadata == fromSafetensors.metadata)
+        // A safetensors file with a wrongly shaped tensor is refused with both shapes.
+        var broken = fromSafetensors
+        broken.tensors["bin_score"] = RawTensor(shape: [1], floats: [1])
+        try broken.write(to: output)
+        let error = #expect(throws: CheckpointError.self) { try WeightConversion.loadWeights(at: output) }
+        #expect(error?.description == "sg.safetensors: tensor 'bin_score' has shape [1], expected []")
+        #expect(throws: CheckpointError.self) { try WeightConversion.loadWeights(at: directory.appendingPathComponent("absent.pth")) }
+    }
+}

@@ -56,3 +56,29 @@ import Testing
         #expect(StorageReader.isContiguous(shape: [], strides: []))
     }
 }
+
+/// The pickle forms Python 2 wrote (the official 2018 SuperPoint file may predate Python 3):
+/// SHORT_BINSTRING text, OrderedDict built from a list of [key, value] lists, `_metadata` set
+/// through BUILD, and a CUDA location. Hand-assembled, as no Python 2 is available.
+@Suite struct Python2PickleTests {
+    static func bstr(_ s: String) -> [UInt8] { [0x55, UInt8(s.utf8.count)] + Array(s.utf8) }
+
+    @Test func python2StyleLegacyFile() throws {
+        let t = HostileCheckpointTests.text
+        var tensor: [UInt8] = t("ctorch._utils\n_rebuild_tensor_v2\n") + [0x28]
+        tensor += [0x28] + Self.bstr("storage") + t("ctorch\nHalfStorage\n") + Self.bstr("140301") + Self.bstr("cuda:0") + [0x4b, 0x06, 0x4e, 0x74, 0x51]
+        tensor += [0x4b, 0x00, 0x4b, 0x02, 0x4b, 0x03, 0x86, 0x4b, 0x03, 0x4b, 0x01, 0x86]  // offset 0, size (2, 3), stride (3, 1)
+        tensor += [0x89] + t("ccollections\nOrderedDict\n") + [0x29, 0x52, 0x74, 0x52]
+        var object: [UInt8] = [0x80, 0x02] + t("ccollections\nOrderedDict\n") + [0x71, 0x00]
+        object += [0x5d, 0x28, 0x5d, 0x28] + Self.bstr("module.conv.weight") + tensor + [0x65, 0x65, 0x85, 0x52]
+        object += [0x7d] + Self.bstr("_metadata") + [0x68, 0x00, 0x29, 0x52, 0x73, 0x62, 0x2e]  // {'_metadata': OrderedDict()} BUILD
+        let halves: [UInt16] = [0x3c00, 0x4000, 0x4200, 0xbc00, 0x0001, 0x7bff]  // 1, 2, 3, -1, 2^-24, 65504
+        let data = HostileCheckpointTests.int64LE(6) + halves.flatMap { [UInt8($0 & 0xff), UInt8($0 >> 8)] }
+        let bytes = HostileCheckpointTests.legacy(object: object, keys: [0x80, 0x02, 0x5d, 0x71, 0x00] + Self.bstr("140301") + [0x61, 0x2e], data: data)
+        let checkpoint = try TorchCheckpoint(bytes: bytes, name: "py2.pth")
+        #expect(checkpoint.names == ["conv.weight"])
+        let weight = try #require(checkpoint.tensors["conv.weight"])
+        #expect(weight.dtype == .f16 && weight.shape == [2, 3])
+        #expect(weight.floatValues() == [1, 2, 3, -1, Float(sign: .plus, exponent: -24, significand: 1), 65504])
+    }
+}
