@@ -17,10 +17,13 @@ public struct PickleError: Error, CustomStringConvertible, Sendable, Equatable {
 
 /// A global name from the allow-list, resolved to what this reader knows about it.
 public enum PickleGlobal: Sendable, Equatable {
+    /// `collections.OrderedDict`: called to make an (ordered) dict.
     case orderedDict
     /// `torch._utils._rebuild_tensor_v2` (torch >= 0.4) or `_rebuild_tensor` (torch 0.3).
     case rebuildTensor(version: Int)
+    /// `torch._utils._rebuild_parameter`: an nn.Parameter, which is its tensor here.
     case rebuildParameter
+    /// `torch.Size`: a tuple of dimensions.
     case torchSize
     /// A typed storage class such as `torch.FloatStorage`, or a dtype such as `torch.float32`.
     case elementType(DType)
@@ -58,34 +61,46 @@ public struct TensorRecord: Sendable, Equatable {
     public var storage: StorageReference
     /// Offset of the first element, in elements of the storage's type.
     public var storageOffset: Int
+    /// Size of each dimension (empty for a 0-d tensor).
     public var shape: [Int]
+    /// Step in storage elements along each dimension (torch strides; never negative).
     public var strides: [Int]
 }
 
 /// A persistent id `('storage', type, key, location, numel[, (view_key, offset, size)])`.
 public struct StorageReference: Sendable, Equatable {
+    /// Element type given by the storage class (or dtype) in the id.
     public var dtype: DType
+    /// The storage's key: the entry name under `data/` (zip) or its place in the key list (legacy).
     public var key: String
     /// Elements in the whole storage named by `key`.
     public var elementCount: Int
     /// For legacy views: the slice `[viewOffset, viewOffset + viewCount)` of the root storage.
     public var viewOffset: Int = 0
+    /// Elements in the legacy view, or nil when the reference is to the whole storage.
     public var viewCount: Int?
 }
 
 /// A decoded pickle value. Containers are indices into ``PickleReader/Result/containers``.
 public enum PickleValue: Sendable, Equatable {
+    /// Python `None`.
     case none
     case bool(Bool)
+    /// An integer that fits in Int64.
     case int(Int64)
     /// An integer that does not fit in Int64: little-endian two's complement bytes.
     case bigInt([UInt8])
     case float(Double)
+    /// Text (Python 3 `str`, or Python 2 `str` decoded as torch.load does).
     case string(String)
     case bytes([UInt8])
+    /// A tuple, list, dict or set: an index into the reader's container arena.
     case container(Int)
+    /// An allow-listed global.
     case global(PickleGlobal)
+    /// What the persistent-load hook returned for a storage id.
     case storage(StorageReference)
+    /// The result of rebuilding a tensor.
     case tensor(TensorRecord)
 }
 
@@ -97,6 +112,7 @@ public enum PickleContainer: Sendable, Equatable {
     case dict([(key: PickleValue, value: PickleValue)])
     case set([PickleValue])
 
+    /// Structural equality (dict entries compared in order).
     public static func == (a: PickleContainer, b: PickleContainer) -> Bool {
         switch (a, b) {
         case let (.tuple(x), .tuple(y)), let (.list(x), .list(y)), let (.set(x), .set(y)): return x == y
@@ -110,7 +126,9 @@ public enum PickleContainer: Sendable, Equatable {
 public struct PickleReader {
     /// The decoded root value, the container arena, and where the pickle ended.
     public struct Result: Sendable {
+        /// The value STOP returned.
         public var root: PickleValue
+        /// Every container the pickle built; ``PickleValue/container(_:)`` indexes it.
         public var containers: [PickleContainer]
         /// Offset just past the STOP opcode.
         public var end: Int

@@ -168,6 +168,12 @@ public struct TorchCheckpoint: Sendable {
         let pickleBytes = Array(try archive.contents(of: pickleEntry))
         var reader = PickleReader(bytes: pickleBytes, persistentLoad: registry.load)
         let object = try reader.read()
+        // Genuine storages are separate entries, so together they fit in the file; checking this
+        // first stops a hostile archive from making every storage re-read the same large entry.
+        let declared = registry.storages.values.reduce(0) { $0 + $1.elementCount * $1.dtype.size }
+        guard declared <= bytes.count else {
+            throw CheckpointError("storages declare \(declared) bytes, more than the \(bytes.count)-byte file holds")
+        }
         var ranges: [String: Range<Int>] = [:]
         for (key, storage) in registry.storages {
             guard let entry = archive.entry(named: folder + "data/" + key) else {

@@ -13,16 +13,23 @@ public struct ZipError: Error, CustomStringConvertible, Sendable, Equatable {
 public struct ZipArchive: Sendable {
     /// One central-directory entry.
     public struct Entry: Sendable, Equatable {
+        /// Path inside the archive, '/'-separated.
         public var name: String
+        /// Compression method: 0 is stored, the only one this reader extracts.
         public var method: UInt16
         public var crc32: UInt32
         public var compressedSize: Int
+        /// Uncompressed size in bytes.
         public var size: Int
+        /// Offset of the entry's local header from the start of the archive.
         public var localHeaderOffset: Int
     }
 
+    /// Entries in central-directory order.
     public let entries: [Entry]
     private let bytes: [UInt8]
+    /// Index of the first entry with each name (lookups stay linear in hostile archives).
+    private let index: [String: Int]
 
     /// Parses the end-of-central-directory record and the central directory.
     public init(bytes: [UInt8]) throws {
@@ -106,10 +113,13 @@ public struct ZipArchive: Sendable {
             p += 46 + nameLength + extraLength + commentLength
         }
         self.entries = entries
+        var index: [String: Int] = [:]
+        for (i, entry) in entries.enumerated() where index[entry.name] == nil { index[entry.name] = i }
+        self.index = index
     }
 
-    /// The entry with exactly this name.
-    public func entry(named name: String) -> Entry? { entries.first { $0.name == name } }
+    /// The first entry with exactly this name.
+    public func entry(named name: String) -> Entry? { index[name].map { entries[$0] } }
 
     /// The stored bytes of an entry, after checking its local header and CRC-32.
     public func contents(of entry: Entry) throws -> ArraySlice<UInt8> {
