@@ -82,3 +82,46 @@ import Testing
         #expect(weight.floatValues() == [1, 2, 3, -1, Float(sign: .plus, exponent: -24, significand: 1), 65504])
     }
 }
+
+/// Zip layouts torch could write or a damaged file could have, built with a small stored-zip writer.
+@Suite struct ZipLayoutTests {
+    static func failure(_ bytes: [UInt8]) -> String { HostileCheckpointTests.failure(bytes) }
+
+    @Test func anyFolderNameIsAccepted() throws {
+        let original = try CheckpointFixtures.bytes("variants_zip.pth")
+        let renamed = StoredZipWriter.archive(try StoredZipWriter.entries(of: original, renamingFolderTo: "my weights.v2"))
+        let checkpoint = try TorchCheckpoint(bytes: renamed, name: "renamed.pth")
+        let reference = try TorchCheckpoint(bytes: original, name: "variants_zip.pth")
+        #expect(checkpoint.names == reference.names)
+        #expect(checkpoint.tensors == reference.tensors)
+    }
+
+    @Test func brokenLayouts() throws {
+        let entries = try StoredZipWriter.entries(of: try CheckpointFixtures.bytes("variants_zip.pth"), renamingFolderTo: "w")
+        let bigEndian = entries.map { $0.name == "w/byteorder" ? ($0.name, Array("big".utf8)) : $0 }
+        #expect(Self.failure(StoredZipWriter.archive(bigEndian)).contains("byte order 'big' is not supported"))
+        let noData = entries.filter { $0.name != "w/data/0" }
+        #expect(Self.failure(StoredZipWriter.archive(noData)).contains("has no entry w/data/0"))
+        let noPickle = entries.filter { $0.name != "w/data.pkl" }
+        #expect(Self.failure(StoredZipWriter.archive(noPickle)).contains("no <folder>/data.pkl"))
+        let twoPickles = entries + entries.filter { $0.name == "w/data.pkl" }.map { ("v/data.pkl", $0.data) }
+        #expect(Self.failure(StoredZipWriter.archive(twoPickles)).contains("several data.pkl"))
+        let shortData = entries.map { $0.name == "w/data/0" ? ($0.name, Array($0.data.dropLast(4))) : $0 }
+        #expect(Self.failure(StoredZipWriter.archive(shortData)).contains("holds"))
+    }
+
+    /// Storages that each fit in the file but together exceed it (as when many directory entries
+    /// point at one large local entry) are refused before their data is read.
+    @Test func storagesLargerThanTheFileTogether() throws {
+        let t = HostileCheckpointTests.text, str = HostileCheckpointTests.str, long1 = HostileCheckpointTests.long1
+        func tensor(_ key: String) -> [UInt8] {
+            t("ctorch._utils\n_rebuild_tensor_v2\n") + [0x28, 0x28] + str("storage") + t("ctorch\nFloatStorage\n") + str(key) + str("cpu")
+                + long1(1000) + [0x74, 0x51] + long1(0) + [0x28] + long1(1000) + [0x74, 0x28] + long1(1) + [0x74]
+                + [0x89] + t("ccollections\nOrderedDict\n") + [0x29, 0x52, 0x74, 0x52]
+        }
+        let pickle: [UInt8] = [0x80, 0x02, 0x7d, 0x28] + str("a") + tensor("0") + str("b") + tensor("1") + [0x75, 0x2e]
+        let zip = StoredZipWriter.archive([("w/data.pkl", pickle), ("w/data/0", [UInt8](repeating: 0, count: 4000)), ("w/data/1", [0, 0, 0, 0])])
+        #expect(zip.count < 8000)
+        #expect(Self.failure(zip).contains("storages declare 8000 bytes"))
+    }
+}
