@@ -33,7 +33,7 @@ struct Convert: ParsableCommand {
     func run() throws {
         let file = try WeightConversion.convertFile(at: URL(fileURLWithPath: input), to: URL(fileURLWithPath: output), model: model)
         let kind = file.metadata[WeightConversion.MetadataKey.model] ?? "?"
-        let layers = file.metadata[WeightConversion.MetadataKey.gnnLayers].map { ", \($0) GNN layers" } ?? ""
+        let layers = file.metadata[WeightConversion.MetadataKey.gnnLayers].map { $0 == "1" ? ", 1 GNN layer" : ", \($0) GNN layers" } ?? ""
         print("\(output): \(kind)\(layers), \(file.tensors.count) tensors")
     }
 }
