@@ -47,7 +47,7 @@ let package = Package(
         ),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
-        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"]),
+        .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         // Test-only: drives the ranking job with a fake engine in a separate process (kill -9 tests).
         .executableTarget(name: "RankTestWorker", dependencies: ["SuperGlueKit"], path: "Tests/RankTestWorker"),
         .testTarget(name: "SuperGlueKitTests", dependencies: ["SuperGlueKit", "Tensors", "Checkpoints", "ImageIO", "RankTestWorker"]),

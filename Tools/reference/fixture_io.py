@@ -30,7 +30,10 @@ def write_safetensors(path, tensors, metadata=None):
         header["__metadata__"] = {str(k): str(v) for k, v in metadata.items()}
     blobs, offset = [], 0
     for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
+        # np.ascontiguousarray would turn a 0-d array (e.g. SuperGlue's bin_score) into shape [1].
+        arr = np.asarray(tensors[name])
+        if not arr.flags.c_contiguous:
+            arr = arr.copy(order="C")
         arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
         raw = arr.tobytes()
         header[name] = {"dtype": _DTYPES[arr.dtype.newbyteorder("=")], "shape": list(arr.shape),

@@ -1,0 +1,56 @@
+// OpenBLAS sgemm at the GEMM shapes of SuperPoint's convolutions (im2col form, 640x480 input):
+// M output channels, K = input channels x 9 (3x3) or input channels (1x1), N = pixels.
+// Reports achieved GFLOP/s per shape, the ceiling any convolution built on this GEMM can reach.
+import Benchmark
+import Tensors
+
+struct GEMMShape {
+    let name: String
+    let m: Int, n: Int, k: Int
+    var flops: Double { 2 * Double(m) * Double(n) * Double(k) }
+}
+
+let shapes: [GEMMShape] = [
+    GEMMShape(name: "conv1b 64x576x307200", m: 64, n: 307_200, k: 576),
+    GEMMShape(name: "conv2a 64x576x76800", m: 64, n: 76_800, k: 576),
+    GEMMShape(name: "conv3b 128x1152x19200", m: 128, n: 19_200, k: 1152),
+    GEMMShape(name: "conv4b 128x1152x4800", m: 128, n: 4800, k: 1152),
+    GEMMShape(name: "convPa 256x1152x4800", m: 256, n: 4800, k: 1152),
+    GEMMShape(name: "convDb 256x256x4800", m: 256, n: 4800, k: 256),
+    GEMMShape(name: "attention 1024x1024x64", m: 1024, n: 1024, k: 64),
+    GEMMShape(name: "gnn mlp 512x2048x512", m: 512, n: 2048, k: 512),
+]
+
+/// Achieved GFLOP/s of `flops` floating-point operations that started at `start`.
+func gigaflopsPerSecond(_ flops: Double, since start: ContinuousClock.Instant) -> Int {
+    let elapsed = ContinuousClock.now - start
+    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
+    return Int((flops / seconds / 1e9).rounded())
+}
+
+let gflops = BenchmarkMetric.custom("GFLOP/s", polarity: .prefersLarger, useScalingFactor: false)
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = .init(
+        metrics: [.wallClock, gflops],
+        timeUnits: .milliseconds,
+        maxDuration: .seconds(3),
+        maxIterations: 30
+    )
+    for shape in shapes {
+        Benchmark("sgemm \(shape.name)") { benchmark in
+            let a = [Float](repeating: 0.01, count: shape.m * shape.k)
+            let b = [Float](repeating: 0.02, count: shape.k * shape.n)
+            var c = [Float](repeating: 0, count: shape.m * shape.n)
+            for _ in benchmark.scaledIterations {
+                let start = ContinuousClock.now
+                c.withUnsafeMutableBufferPointer { cp in
+                    guard let cBase = cp.baseAddress else { return }
+                    sgemm(m: shape.m, n: shape.n, k: shape.k, a: a, lda: shape.k, b: b, ldb: shape.n, c: cBase, ldc: shape.n)
+                }
+                benchmark.measurement(gflops, gigaflopsPerSecond(shape.flops, since: start))
+            }
+            blackHole(c)
+        }
+    }
+}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct ImageIOTestsPlaceholder {
-    @Test func builds() {}
-}
