@@ -42,8 +42,8 @@ struct MatchingOptions: ParsableArguments {
     @Option(help: "SuperGlue match confidence threshold.")
     var matchThreshold: Float = 0.2
 
-    @Option(help: ArgumentHelp("Folder with the converted weights (superpoint and superglue_indoor/outdoor safetensors).", valueName: "dir"))
-    var weights: String
+    @Option(help: ArgumentHelp("Folder with the weights (superpoint_v1, superglue_indoor/outdoor .safetensors or .pth); default: $SUPERGLUE_WEIGHTS, ./Weights, ~/.cache/superglue-kit.", valueName: "dir"))
+    var weights: String?
 
     func validate() throws {
         _ = try resizeTarget()
@@ -54,7 +54,7 @@ struct MatchingOptions: ParsableArguments {
         guard matchThreshold.isFinite, matchThreshold >= 0, matchThreshold <= 1 else {
             throw ValidationError("--match-threshold must be in [0, 1], got \(matchThreshold)")
         }
-        guard !weights.isEmpty else { throw ValidationError("--weights must name a folder") }
+        if let weights, weights.isEmpty { throw ValidationError("--weights must name a folder") }
     }
 
     /// The parsed `--resize`.
@@ -105,6 +105,6 @@ struct MatchingOptions: ParsableArguments {
         "superglue v1|\(superglue.rawValue)|weights=\(superGlueWeightsSHA256)|sinkhorn_iterations=\(sinkhornIterations)|match_threshold=\(matchThreshold)"
     }
 
-    /// The weights folder as a URL.
-    var weightsDirectory: URL { URL(fileURLWithPath: weights, isDirectory: true) }
+    /// The `--weights` folder, if given (for `WeightsLocator(explicit:)`, which also searches the defaults).
+    var weightsDirectory: URL? { weights.map { URL(fileURLWithPath: $0, isDirectory: true) } }
 }

@@ -20,6 +20,8 @@ import Testing
         #expect(command.matching.sinkhornIterations == 20)
         #expect(command.matching.matchThreshold == 0.2)
         #expect(command.score == .confidence && command.ransacThreshold == 3 && !command.resume)
+        #expect(command.matching.weightsDirectory?.path == URL(fileURLWithPath: "weights").path)
+        #expect(try RankCommand.parse(Array(Self.required.dropLast(2))).matching.weightsDirectory == nil)
         let configuration = try command.jobConfiguration()
         #expect(configuration.cacheDirectory?.path == URL(fileURLWithPath: "out/superglue-feature-cache").path)
         #expect(configuration.journalURL.path == URL(fileURLWithPath: "out/results.csv.journal").path)
@@ -41,6 +43,7 @@ import Testing
 
     @Test func invalidCombinationsAreRejected() throws {
         let noSource = ["--query", "q.jpg", "--output", "o.csv", "--weights", "w"]
+        #expect(throws: (any Error).self) { try RankCommand.parse(Self.required + ["--weights", ""]) }
         #expect(throws: (any Error).self) { try RankCommand.parse(noSource) }
         for extra in [["--shard", "4/4"], ["--shard", "x"], ["--resume", "--overwrite"], ["--match-threshold", "2"],
                       ["--max-keypoints", "0"], ["--ransac-threshold", "0"], ["--score", "best"], ["--superglue", "city"]] {
