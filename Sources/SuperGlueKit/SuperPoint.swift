@@ -81,17 +81,19 @@ public final class SuperPoint: Sendable {
     /// The options this instance runs with.
     public let config: SuperPointConfig
 
+    // 3x3 layers with many input channels run as Winograd F(2x2, 3x3); conv1a (one input
+    // channel, 9 multiplies per output) runs as a plain im2col GEMM.
     let conv1a: Conv2D  // weight [64, 1, 3, 3], bias [64]
-    let conv1b: Conv2D  // weight [64, 64, 3, 3], bias [64]
-    let conv2a: Conv2D  // weight [64, 64, 3, 3], bias [64]
-    let conv2b: Conv2D  // weight [64, 64, 3, 3], bias [64]
-    let conv3a: Conv2D  // weight [128, 64, 3, 3], bias [128]
-    let conv3b: Conv2D  // weight [128, 128, 3, 3], bias [128]
-    let conv4a: Conv2D  // weight [128, 128, 3, 3], bias [128]
-    let conv4b: Conv2D  // weight [128, 128, 3, 3], bias [128]
-    let convPa: Conv2D  // weight [256, 128, 3, 3], bias [256]
+    let conv1b: WinogradConv3x3  // weight [64, 64, 3, 3], bias [64]
+    let conv2a: WinogradConv3x3  // weight [64, 64, 3, 3], bias [64]
+    let conv2b: WinogradConv3x3  // weight [64, 64, 3, 3], bias [64]
+    let conv3a: WinogradConv3x3  // weight [128, 64, 3, 3], bias [128]
+    let conv3b: WinogradConv3x3  // weight [128, 128, 3, 3], bias [128]
+    let conv4a: WinogradConv3x3  // weight [128, 128, 3, 3], bias [128]
+    let conv4b: WinogradConv3x3  // weight [128, 128, 3, 3], bias [128]
+    let convPa: WinogradConv3x3  // weight [256, 128, 3, 3], bias [256]
     let convPb: Conv2D  // weight [65, 256, 1, 1], bias [65]
-    let convDa: Conv2D  // weight [256, 128, 3, 3], bias [256]
+    let convDa: WinogradConv3x3  // weight [256, 128, 3, 3], bias [256]
     let convDb: Conv2D  // weight [descriptorDim, 256, 1, 1], bias [descriptorDim]
 
     private let workspaces = WorkspacePool()
@@ -113,16 +115,16 @@ public final class SuperPoint: Sendable {
             return Conv2D(outChannels: cout, inChannels: cin, kernelSize: k, weightsOIHW: w, bias: b)
         }
         conv1a = try conv("conv1a", 1, 64, 3)
-        conv1b = try conv("conv1b", 64, 64, 3)
-        conv2a = try conv("conv2a", 64, 64, 3)
-        conv2b = try conv("conv2b", 64, 64, 3)
-        conv3a = try conv("conv3a", 64, 128, 3)
-        conv3b = try conv("conv3b", 128, 128, 3)
-        conv4a = try conv("conv4a", 128, 128, 3)
-        conv4b = try conv("conv4b", 128, 128, 3)
-        convPa = try conv("convPa", 128, 256, 3)
+        conv1b = try WinogradConv3x3(conv("conv1b", 64, 64, 3))
+        conv2a = try WinogradConv3x3(conv("conv2a", 64, 64, 3))
+        conv2b = try WinogradConv3x3(conv("conv2b", 64, 64, 3))
+        conv3a = try WinogradConv3x3(conv("conv3a", 64, 128, 3))
+        conv3b = try WinogradConv3x3(conv("conv3b", 128, 128, 3))
+        conv4a = try WinogradConv3x3(conv("conv4a", 128, 128, 3))
+        conv4b = try WinogradConv3x3(conv("conv4b", 128, 128, 3))
+        convPa = try WinogradConv3x3(conv("convPa", 128, 256, 3))
         convPb = try conv("convPb", 256, 65, 1)
-        convDa = try conv("convDa", 128, 256, 3)
+        convDa = try WinogradConv3x3(conv("convDa", 128, 256, 3))
         convDb = try conv("convDb", 256, config.descriptorDim, 1)
         try store.finish()
     }
@@ -156,9 +158,9 @@ public final class SuperPoint: Sendable {
 // MARK: - Forward pass
 
 extension SuperPoint {
-    /// Output pixels per convolution band: enough rows for OpenBLAS to reach full speed, few
-    /// enough that the band's im2col matrix stays in the last-level cache.
-    static let bandPixels = 2048
+    /// Output pixels per band of the fused conv1a/conv1b/pool stage: conv1a's output for the band
+    /// (plus one row above and below) is all of the full-resolution map that exists at a time.
+    static let bandPixels = 5120
 
     static func bandRows(width: Int) -> Int { max(2, (bandPixels / max(width, 1)) & ~1) }
 
@@ -179,10 +181,8 @@ extension SuperPoint {
             conv1a.apply(input: MapRows(base: image, firstRow: 0, validRows: 0..<height), width: width,
                          rows: haloRows, output: ws.level1a.base, relu: true, scratch: ws.im2col.base)
             conv1b.apply(input: MapRows(base: UnsafePointer(ws.level1a.base), firstRow: haloRows.lowerBound, validRows: haloRows),
-                         width: width, rows: band, output: ws.band.base, relu: true, scratch: ws.im2col.base)
-            let pooled = (band.lowerBound / 2)..<min(band.upperBound / 2, h2)
-            maxPool2x2Rows(input: ws.band.base, width: width, channels: 64, outputRows: pooled, outputWidth: w2,
-                           output: ws.mapA.base + pooled.lowerBound * w2 * 64)
+                         width: width, rows: band, output: ws.mapA.base + (band.lowerBound / 2) * w2 * 64,
+                         relu: true, pool: true, scratch: ws.winograd.base)
             y0 += rows1
         }
 
@@ -198,7 +198,7 @@ extension SuperPoint {
 
         // Score head: softmax over 65 channels per cell, the dustbin dropped, cells unfolded.
         convolve(convPa, input: encoded, height: h, width: w, output: ws.head.base, ws: ws)
-        convolve(convPb, input: ws.head.base, height: h, width: w, output: ws.logits.base, ws: ws, relu: false)
+        convolve(convPb, input: ws.head.base, height: h, width: w, output: ws.logits.base)
         softmaxChannels(ws.logits.base, pixels: h * w, channels: 65, stride: 65)
         let mapH = 8 * h, mapW = 8 * w
         depthToSpace8(ws.logits.base, cellRows: h, cellColumns: w, stride: 65, output: ws.scores.base)
@@ -208,7 +208,7 @@ extension SuperPoint {
 
         // Descriptor head: dense descriptors, normalised per cell, then sampled.
         convolve(convDa, input: encoded, height: h, width: w, output: ws.head.base, ws: ws)
-        convolve(convDb, input: ws.head.base, height: h, width: w, output: ws.descriptors.base, ws: ws, relu: false)
+        convolve(convDb, input: ws.head.base, height: h, width: w, output: ws.descriptors.base)
         l2NormalizeRows(ws.descriptors.base, rows: h * w, dim: dim)
         let descriptors = sampleDescriptors(ws.descriptors.base, cellRows: h, cellColumns: w, dim: dim, keypoints: keypoints)
 
@@ -216,42 +216,25 @@ extension SuperPoint {
                         imageWidth: width, imageHeight: height)
     }
 
-    /// A whole-map convolution with ReLU (unless told otherwise), in bands of rows.
-    func convolve(_ conv: Conv2D, input: UnsafePointer<Float>, height: Int, width: Int,
-                  output: UnsafeMutablePointer<Float>, ws: Workspace, relu: Bool = true) {
-        let source = MapRows(base: input, firstRow: 0, validRows: 0..<height)
-        if conv.kernelSize == 1 {
-            conv.apply(input: source, width: width, rows: 0..<height, output: output, relu: relu, scratch: nil)
-            return
-        }
-        let rows = Self.bandRows(width: width)
-        var y0 = 0
-        while y0 < height {
-            let band = y0..<min(y0 + rows, height)
-            conv.apply(input: source, width: width, rows: band, output: output + y0 * width * conv.outChannels,
-                       relu: relu, scratch: ws.im2col.base)
-            y0 += rows
-        }
+    /// A whole-map 3x3 convolution + ReLU.
+    func convolve(_ conv: WinogradConv3x3, input: UnsafePointer<Float>, height: Int, width: Int,
+                  output: UnsafeMutablePointer<Float>, ws: Workspace) {
+        conv.apply(input: MapRows(base: input, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
+                   output: output, relu: true, pool: false, scratch: ws.winograd.base)
     }
 
-    /// Convolution + ReLU + 2x2 max-pool, band by band (bands have an even number of rows, so
-    /// each pooled row comes from one band; an odd last row is dropped like torch's floor).
-    func convolvePooled(_ conv: Conv2D, input: UnsafePointer<Float>, height: Int, width: Int,
+    /// A whole-map 1x1 convolution (no ReLU: convPb and convDb feed softmax / normalisation).
+    func convolve(_ conv: Conv2D, input: UnsafePointer<Float>, height: Int, width: Int,
+                  output: UnsafeMutablePointer<Float>) {
+        conv.apply(input: MapRows(base: input, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
+                   output: output, relu: false, scratch: nil)
+    }
+
+    /// 3x3 convolution + ReLU + 2x2 max-pool (floor on odd sizes, like torch).
+    func convolvePooled(_ conv: WinogradConv3x3, input: UnsafePointer<Float>, height: Int, width: Int,
                         output: UnsafeMutablePointer<Float>, ws: Workspace) {
-        let source = MapRows(base: input, firstRow: 0, validRows: 0..<height)
-        let rows = Self.bandRows(width: width)
-        let outH = height / 2, outW = width / 2
-        var y0 = 0
-        while y0 < height {
-            let band = y0..<min(y0 + rows, height)
-            let pooled = (band.lowerBound / 2)..<min(band.upperBound / 2, outH)
-            if !pooled.isEmpty {
-                conv.apply(input: source, width: width, rows: band, output: ws.band.base, relu: true, scratch: ws.im2col.base)
-                maxPool2x2Rows(input: ws.band.base, width: width, channels: conv.outChannels, outputRows: pooled,
-                               outputWidth: outW, output: output + pooled.lowerBound * outW * conv.outChannels)
-            }
-            y0 += rows
-        }
+        conv.apply(input: MapRows(base: input, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
+                   output: output, relu: true, pool: true, scratch: ws.winograd.base)
     }
 }
 
@@ -333,12 +316,17 @@ extension SuperPoint {
                 let wx1 = ix - Float(x0), wx0 = Float(x1) - ix
                 let wy1 = iy - Float(y0), wy0 = Float(y1) - iy
                 let row = base + i * dim
-                // torch's accumulation order: north-west, north-east, south-west, south-east.
-                let corners = [(x0, y0, wx0 * wy0), (x1, y0, wx1 * wy0), (x0, y1, wx0 * wy1), (x1, y1, wx1 * wy1)]
-                for (cx, cy, weight) in corners where cx >= 0 && cx < w && cy >= 0 && cy < h {
+                // torch's accumulation order: north-west, north-east, south-west, south-east;
+                // corners outside the map contribute zeros.
+                func add(_ cx: Int, _ cy: Int, _ weight: Float) {
+                    guard cx >= 0 && cx < w && cy >= 0 && cy < h else { return }
                     let src = dense + (cy * w + cx) * dim
                     for c in 0..<dim { row[c] += src[c] * weight }
                 }
+                add(x0, y0, wx0 * wy0)
+                add(x1, y0, wx1 * wy0)
+                add(x0, y1, wx0 * wy1)
+                add(x1, y1, wx1 * wy1)
             }
             l2NormalizeRows(base, rows: count, dim: dim)
         }
@@ -370,7 +358,7 @@ final class Workspace {
         func free() { base.deallocate() }
     }
 
-    var level1a = Buffer(), band = Buffer(), im2col = Buffer()
+    var level1a = Buffer(), im2col = Buffer(), winograd = Buffer()
     var mapA = Buffer(), mapB = Buffer(), head = Buffer(), logits = Buffer(), descriptors = Buffer()
     var scores = Buffer(), nmsKeep = Buffer(), nmsPooled = Buffer(), nmsTemp = Buffer()
     var nmsMasked = Buffer(), nmsMaskedMax = Buffer()
@@ -379,12 +367,9 @@ final class Workspace {
         let rows1 = SuperPoint.bandRows(width: width)
         level1a.reserve((rows1 + 2) * width * 64)
         let w2 = width / 2, h2 = height / 2, w3 = w2 / 2, h3 = h2 / 2, w = w3 / 2, h = h3 / 2
-        // Largest band output and im2col matrix over all banded layers.
-        band.reserve(max(rows1 * width * 64, SuperPoint.bandRows(width: w2) * w2 * 64,
-                         SuperPoint.bandRows(width: w3) * w3 * 128))
-        im2col.reserve(max(rows1 * width * 9 * 64, SuperPoint.bandRows(width: w2) * w2 * 9 * 64,
-                           SuperPoint.bandRows(width: w3) * w3 * 9 * 128,
-                           SuperPoint.bandRows(width: w) * w * 9 * 128))
+        im2col.reserve((rows1 + 2) * width * 9)  // conv1a: 9 taps of one channel
+        // Largest Winograd batch: 128 input and 256 output channels (convPa, convDa).
+        winograd.reserve(WinogradConv3x3.tilesPerBatch * 16 * (128 + 256) + 128)
         mapA.reserve(max(h2 * w2 * 64, h3 * w3 * 128, h * w * 128))
         mapB.reserve(max(h2 * w2 * 64, h3 * w3 * 128, h * w * 128))
         head.reserve(h * w * 256)
@@ -397,7 +382,7 @@ final class Workspace {
     }
 
     deinit {
-        for b in [level1a, band, im2col, mapA, mapB, head, logits, descriptors, scores, nmsKeep, nmsPooled,
+        for b in [level1a, im2col, winograd, mapA, mapB, head, logits, descriptors, scores, nmsKeep, nmsPooled,
                   nmsTemp, nmsMasked, nmsMaskedMax] { b.free() }
     }
 }
