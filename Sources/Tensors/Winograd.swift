@@ -56,7 +56,12 @@ public struct WinogradConv3x3: Sendable {
     }
 
     /// Scratch floats that ``apply(input:width:rows:output:relu:pool:scratch:)`` needs.
-    public var scratchCount: Int { Self.tilesPerBatch * 16 * (inChannels + outChannels) + inChannels }
+    public var scratchCount: Int { Self.scratchCount(inChannels: inChannels, outChannels: outChannels) }
+
+    /// Scratch floats for a layer with these channel counts.
+    public static func scratchCount(inChannels: Int, outChannels: Int) -> Int {
+        tilesPerBatch * 16 * (inChannels + outChannels) + inChannels
+    }
 
     /// Computes output rows `rows` (`rows.lowerBound` even) with bias and optional ReLU.
     ///
