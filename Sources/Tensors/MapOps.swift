@@ -1,0 +1,122 @@
+// Element-wise and window operations on NHWC maps (channels innermost) and single-channel maps.
+// All take raw pointers so callers can run them on reused workspaces without allocating.
+
+/// 2x2 max-pooling with stride 2 of an NHWC map. Like torch's `MaxPool2d(2, 2)`, odd trailing
+/// rows/columns are dropped (output `height / 2 x width / 2`).
+public func maxPool2x2(
+    input: UnsafePointer<Float>, height: Int, width: Int, channels: Int,
+    output: UnsafeMutablePointer<Float>
+) {
+    maxPool2x2Rows(input: input, width: width, channels: channels,
+                   outputRows: 0..<(height / 2), outputWidth: width / 2, output: output)
+}
+
+/// Pools input rows `2 * r, 2 * r + 1` into output row `r - outputRows.lowerBound` for each `r`
+/// in `outputRows`; `input` points at input row `2 * outputRows.lowerBound`.
+@inline(__always)
+public func maxPool2x2Rows(
+    input: UnsafePointer<Float>, width: Int, channels: Int,
+    outputRows: Range<Int>, outputWidth: Int,
+    output: UnsafeMutablePointer<Float>
+) {
+    let rowStride = width * channels
+    for (i, _) in outputRows.enumerated() {
+        let top = input + 2 * i * rowStride, bottom = top + rowStride
+        let dst = output + i * outputWidth * channels
+        for x in 0..<outputWidth {
+            let a = top + 2 * x * channels, b = bottom + 2 * x * channels, d = dst + x * channels
+            for c in 0..<channels {
+                d[c] = max(max(a[c], a[c + channels]), max(b[c], b[c + channels]))
+            }
+        }
+    }
+}
+
+/// Max over the `(2 * radius + 1)^2` window centred on each pixel of a single-channel
+/// `height x width` map, the window clipped at the edges: torch's
+/// `max_pool2d(kernel_size = 2r + 1, stride = 1, padding = r)` (its padding never wins a max).
+/// Separable: a horizontal pass into `temp` (`height * width` floats), then a vertical one.
+public func slidingMax(
+    _ input: UnsafePointer<Float>, height: Int, width: Int, radius: Int,
+    temp: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>
+) {
+    guard radius > 0 else {
+        output.update(from: input, count: height * width)
+        return
+    }
+    for y in 0..<height {
+        let src = input + y * width, dst = temp + y * width
+        for x in 0..<width {
+            let lo = max(x - radius, 0), hi = min(x + radius, width - 1)
+            var m = src[lo]
+            var i = lo + 1
+            while i <= hi { m = max(m, src[i]); i += 1 }
+            dst[x] = m
+        }
+    }
+    for y in 0..<height {
+        let lo = max(y - radius, 0), hi = min(y + radius, height - 1)
+        let dst = output + y * width
+        dst.update(from: temp + lo * width, count: width)
+        var r = lo + 1
+        while r <= hi {
+            let src = temp + r * width
+            for x in 0..<width { dst[x] = max(dst[x], src[x]) }
+            r += 1
+        }
+    }
+}
+
+/// Softmax over the first `channels` of every `stride`-float pixel row, in place
+/// (max-subtracted, as torch computes it).
+public func softmaxChannels(_ data: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, stride: Int) {
+    for p in 0..<pixels {
+        let row = data + p * stride
+        var peak = row[0]
+        for c in 1..<channels { peak = max(peak, row[c]) }
+        var sum: Float = 0
+        for c in 0..<channels {
+            let e = expf(row[c] - peak)
+            row[c] = e
+            sum += e
+        }
+        let inv = 1 / sum
+        for c in 0..<channels { row[c] *= inv }
+    }
+}
+
+/// Depth-to-space of 8x8 cells: `cells` is `h x w` pixels of `stride` floats whose first 64
+/// values are the cell's pixels in row-major (row r, column c at `8 r + c`); writes the
+/// `8h x 8w` single-channel map.
+public func depthToSpace8(
+    _ cells: UnsafePointer<Float>, cellRows h: Int, cellColumns w: Int, stride: Int,
+    output: UnsafeMutablePointer<Float>
+) {
+    let outW = 8 * w
+    for cy in 0..<h {
+        for cx in 0..<w {
+            let cell = cells + (cy * w + cx) * stride
+            for r in 0..<8 {
+                let dst = output + (8 * cy + r) * outW + 8 * cx
+                for c in 0..<8 { dst[c] = cell[8 * r + c] }
+            }
+        }
+    }
+}
+
+/// Divides each `dim`-float row by `max(norm, 1e-12)`, as torch's `F.normalize(p=2)` does.
+public func l2NormalizeRows(_ data: UnsafeMutablePointer<Float>, rows: Int, dim: Int) {
+    for r in 0..<rows {
+        let row = data + r * dim
+        var ss: Float = 0
+        for c in 0..<dim { ss += row[c] * row[c] }
+        let inv = 1 / max(ss.squareRoot(), 1e-12)
+        for c in 0..<dim { row[c] *= inv }
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
