@@ -2,20 +2,29 @@
 import Foundation
 import SuperGlueKit
 
-/// Thrown until the SuperPoint + SuperGlue matcher is wired in.
-struct EngineNotWiredError: Error, CustomStringConvertible {
-    var description: String {
-        "the SuperPoint + SuperGlue engine is not yet wired into `superglue rank` (makeRankingEngine in Sources/superglue/EngineFactory.swift)"
+/// The ranking job's view of a ``Matcher``: SuperPoint for `features`, SuperGlue for `match`, and
+/// identities that name the weights' content and every option that changes results.
+struct MatcherRankingEngine: RankingEngine {
+    let matcher: Matcher
+    let featureIdentity: String
+    let matchIdentity: String
+
+    func features(forImageAt url: URL) throws -> Features {
+        try matcher.extract(url).features
+    }
+
+    func match(_ query: Features, _ image: Features) throws -> RankingMatches {
+        let m = try matcher.match(query, image)
+        return RankingMatches(matches0: m.matches0, confidence0: m.matchingScores0)
     }
 }
 
 /// Builds the engine `superglue rank` uses: loads the weights named by `options` and fails with a
 /// clear message (missing files, wrong shapes) before any image is processed.
-///
-/// To wire the matcher: make it conform to ``RankingEngine`` (it is called from two threads at
-/// once), and take its identities from ``MatchingOptions/featureIdentity(superPointWeightsSHA256:)``
-/// and ``MatchingOptions/matchIdentity(superGlueWeightsSHA256:)`` with `SHA256.hash(fileAt:)` of
-/// the weights files, so feature-cache entries and journals never mix weights or options.
 func makeRankingEngine(options: MatchingOptions) throws -> any RankingEngine {
-    throw EngineNotWiredError()
+    let matcher = try options.makeMatcher()
+    return MatcherRankingEngine(
+        matcher: matcher,
+        featureIdentity: try options.featureIdentity(superPointWeightsSHA256: matcher.superPointWeightsID),
+        matchIdentity: options.matchIdentity(superGlueWeightsSHA256: matcher.superGlueWeightsID))
 }

@@ -8,16 +8,6 @@ enum SuperGlueWeightsKind: String, ExpressibleByArgument, CaseIterable, Sendable
     case indoor, outdoor
 }
 
-/// How input images are resized before SuperPoint (the reference's `--resize` semantics).
-enum ResizeTarget: Equatable, Sendable {
-    /// Keep the original size (`--resize -1`).
-    case original
-    /// Scale so the longer side has this length (`--resize N`).
-    case longerSide(Int)
-    /// Exactly this size (`--resize W H`).
-    case size(width: Int, height: Int)
-}
-
 /// SuperPoint and SuperGlue options, for use with `@OptionGroup`.
 struct MatchingOptions: ParsableArguments {
     @Option(name: .long, parsing: .upToNextOption,
@@ -46,7 +36,7 @@ struct MatchingOptions: ParsableArguments {
     var weights: String?
 
     func validate() throws {
-        _ = try resizeTarget()
+        _ = try resizeSpec()
         guard maxKeypoints == -1 || maxKeypoints > 0 else { throw ValidationError("--max-keypoints must be positive or -1, got \(maxKeypoints)") }
         guard keypointThreshold.isFinite, keypointThreshold >= 0 else { throw ValidationError("--keypoint-threshold must be >= 0, got \(keypointThreshold)") }
         guard nmsRadius >= 0 else { throw ValidationError("--nms-radius must be >= 0, got \(nmsRadius)") }
@@ -57,15 +47,25 @@ struct MatchingOptions: ParsableArguments {
         if let weights, weights.isEmpty { throw ValidationError("--weights must name a folder") }
     }
 
-    /// The parsed `--resize`.
-    func resizeTarget() throws -> ResizeTarget {
-        switch resize.count {
-        case 1 where resize[0] == -1: return .original
-        case 1 where resize[0] > 0: return .longerSide(resize[0])
-        case 2 where resize[0] > 0 && resize[1] > 0: return .size(width: resize[0], height: resize[1])
-        default:
+    /// The parsed `--resize` (match_pairs.py's rules, including `W -1` meaning longest side W).
+    func resizeSpec() throws -> ResizeSpec {
+        do { return try ResizeSpec(arguments: resize) } catch {
             throw ValidationError("--resize takes W H (both > 0), N > 0, or -1; got \(resize.map(String.init).joined(separator: " "))")
         }
+    }
+
+    /// The library configuration these options describe.
+    func matcherConfig() throws -> MatcherConfig {
+        MatcherConfig(
+            resize: try resizeSpec(),
+            superPoint: SuperPointConfig(nmsRadius: nmsRadius, keypointThreshold: keypointThreshold, maxKeypoints: maxKeypoints),
+            superGlue: SuperGlueConfig(weights: superglue == .indoor ? .indoor : .outdoor,
+                                       sinkhornIterations: sinkhornIterations, matchThreshold: matchThreshold))
+    }
+
+    /// Loads the networks these options name, searching the weights folders.
+    func makeMatcher() throws -> Matcher {
+        try Matcher(weightsDirectory: weightsDirectory, config: matcherConfig())
     }
 
     /// Rewrites `--resize -1` as `--resize=-1`: the argument parser reads a lone `-1` as an option
@@ -90,10 +90,10 @@ struct MatchingOptions: ParsableArguments {
     /// (e.g. `SHA256.hash(fileAt:)` of the safetensors file).
     func featureIdentity(superPointWeightsSHA256: String) throws -> String {
         let size: String
-        switch try resizeTarget() {
-        case .original: size = "original"
-        case .longerSide(let n): size = "longer=\(n)"
-        case .size(let w, let h): size = "\(w)x\(h)"
+        switch try resizeSpec() {
+        case .none: size = "original"
+        case .longestSide(let n): size = "longer=\(n)"
+        case .exact(let w, let h): size = "\(w)x\(h)"
         }
         return "superpoint v1|weights=\(superPointWeightsSHA256)|resize=\(size)|max_keypoints=\(maxKeypoints)"
             + "|keypoint_threshold=\(keypointThreshold)|nms_radius=\(nmsRadius)"

@@ -12,7 +12,7 @@ import Testing
         let command = try RankCommand.parse(Self.required)
         // The reference match_pairs.py defaults: 640x480, indoor, 1024 keypoints, threshold
         // 0.005, NMS radius 4, 20 Sinkhorn iterations, match threshold 0.2.
-        #expect(try command.matching.resizeTarget() == .size(width: 640, height: 480))
+        #expect(try command.matching.resizeSpec() == .exact(width: 640, height: 480))
         #expect(command.matching.superglue == .indoor)
         #expect(command.matching.maxKeypoints == 1024)
         #expect(command.matching.keypointThreshold == 0.005)
@@ -29,13 +29,13 @@ import Testing
     }
 
     @Test func resizeForms() throws {
-        #expect(try RankCommand.parse(Self.required + ["--resize=-1"]).matching.resizeTarget() == .original)
-        #expect(try RankCommand.parse(Self.required + ["--resize", "800"]).matching.resizeTarget() == .longerSide(800))
-        #expect(try RankCommand.parse(Self.required + ["--resize", "320", "240"]).matching.resizeTarget() == .size(width: 320, height: 240))
+        #expect(try RankCommand.parse(Self.required + ["--resize=-1"]).matching.resizeSpec() == ResizeSpec.none)
+        #expect(try RankCommand.parse(Self.required + ["--resize", "800"]).matching.resizeSpec() == .longestSide(800))
+        #expect(try RankCommand.parse(Self.required + ["--resize", "320", "240"]).matching.resizeSpec() == .exact(width: 320, height: 240))
         let normalized = MatchingOptions.normalizingNegativeResize(["rank", "--resize", "-1", "--query", "q"])
         #expect(normalized == ["rank", "--resize=-1", "--query", "q"])
         let separated = MatchingOptions.normalizingNegativeResize(Self.required + ["--resize", "-1"])
-        #expect(try RankCommand.parse(separated).matching.resizeTarget() == .original)
+        #expect(try RankCommand.parse(separated).matching.resizeSpec() == ResizeSpec.none)
         for bad in [["--resize", "0"], ["--resize", "1", "2", "3"], ["--resize=-2"]] {
             #expect(throws: (any Error).self, "\(bad)") { try RankCommand.parse(Self.required + bad) }
         }

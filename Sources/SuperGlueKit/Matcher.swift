@@ -1,0 +1,143 @@
+// SuperPoint + SuperGlue behind one object, as the reference's models/matching.py composes them,
+// with the image preprocessing of match_pairs.py (cv2 grey decode, cv2.resize, /255).
+import Foundation
+import Checkpoints
+import ImageIO
+
+/// Options of a ``Matcher``, defaulting to match_pairs.py's command-line defaults
+/// (640x480, 1024 keypoints, indoor weights, 20 Sinkhorn iterations, threshold 0.2).
+public struct MatcherConfig: Sendable, Equatable {
+    /// How images are resized before SuperPoint.
+    public var resize: ResizeSpec
+    public var superPoint: SuperPointConfig
+    public var superGlue: SuperGlueConfig
+    /// Decoder limits (pixel count, file size) and damaged-JPEG policy.
+    public var decoding: ImageDecodingOptions
+
+    public init(resize: ResizeSpec = .referenceDefault,
+                superPoint: SuperPointConfig = SuperPointConfig(maxKeypoints: 1024),
+                superGlue: SuperGlueConfig = SuperGlueConfig(weights: .indoor, sinkhornIterations: 20),
+                decoding: ImageDecodingOptions = .init()) {
+        self.resize = resize
+        self.superPoint = superPoint
+        self.superGlue = superGlue
+        self.decoding = decoding
+    }
+}
+
+/// Features of one image together with the preprocessed image they were computed on.
+public struct ImageFeatures: Sendable {
+    /// The resized grey image and its scale factors (original / resized).
+    public var image: PreparedImage
+    public var features: Features
+}
+
+/// The result of matching two images.
+public struct PairMatch: Sendable {
+    public var image0: ImageFeatures
+    public var image1: ImageFeatures
+    public var matches: Matches
+}
+
+/// Errors raised by ``Matcher`` beyond those of its parts.
+public enum MatcherError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The network produced NaN or infinity (for example from a degenerate input).
+    case nonFiniteOutput(String)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteOutput(what): return "non-finite values in \(what)"
+        }
+    }
+}
+
+/// SuperPoint and SuperGlue with shared preprocessing.
+///
+/// A `Matcher` is immutable and `Sendable`: one instance can serve many tasks at once, and results
+/// do not depend on concurrency (each call uses its own workspace from a pool).
+///
+/// ```swift
+/// let matcher = try Matcher(weightsDirectory: URL(fileURLWithPath: "Weights"))
+/// let pair = try matcher.match(URL(fileURLWithPath: "a.jpg"), URL(fileURLWithPath: "b.jpg"))
+/// print(pair.matches.count, "matches")
+/// ```
+public final class Matcher: Sendable {
+    public let config: MatcherConfig
+    public let superPoint: SuperPoint
+    public let superGlue: SuperGlue
+    /// SHA-256 of the SuperPoint and SuperGlue weight files ("" when built from memory).
+    public let superPointWeightsID: String
+    public let superGlueWeightsID: String
+
+    /// Builds both networks from explicit weights.
+    public init(superPoint: SuperPoint, superGlue: SuperGlue, config: MatcherConfig,
+                superPointWeightsID: String = "", superGlueWeightsID: String = "") {
+        self.config = config
+        self.superPoint = superPoint
+        self.superGlue = superGlue
+        self.superPointWeightsID = superPointWeightsID
+        self.superGlueWeightsID = superGlueWeightsID
+    }
+
+    /// Loads `superpoint_v1` and `superglue_{indoor,outdoor}` from a weights directory.
+    ///
+    /// Directories are searched as ``WeightsLocator`` describes (`weightsDirectory`, then
+    /// `SUPERGLUE_WEIGHTS`, `./Weights`, `~/.cache/superglue-kit`). Official `.pth` files are
+    /// converted to safetensors on first use.
+    public convenience init(weightsDirectory: URL? = nil, config: MatcherConfig = .init(),
+                            environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        let locator = WeightsLocator(explicit: weightsDirectory, environment: environment)
+        let convert: (URL, URL) throws -> Void = { pth, out in _ = try WeightConversion.convertFile(at: pth, to: out) }
+        let spURL = try locator.locate(.superPoint, convert: convert)
+        let sgURL = try locator.locate(config.superGlue.weights == .indoor ? .superGlueIndoor : .superGlueOutdoor, convert: convert)
+        let sp = try SuperPoint(weights: WeightConversion.loadWeights(at: spURL, model: .superPoint), config: config.superPoint)
+        let sg = try SuperGlue(weights: WeightConversion.loadWeights(at: sgURL, model: .superGlue), config: config.superGlue)
+        self.init(superPoint: sp, superGlue: sg, config: config,
+                  superPointWeightsID: try SHA256.hash(fileAt: spURL).hex, superGlueWeightsID: try SHA256.hash(fileAt: sgURL).hex)
+    }
+
+    /// Decodes, resizes (and rotates by `rotation` quarter turns, as match_pairs.py's pairs
+    /// files allow) an image file, then runs SuperPoint on it.
+    public func extract(_ url: URL, rotation: Int = 0) throws -> ImageFeatures {
+        let prepared = try ImageLoader.prepare(contentsOf: url, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding))
+        return try extract(prepared)
+    }
+
+    /// Resizes a decoded grey image and runs SuperPoint on it.
+    public func extract(_ image: GrayImage, rotation: Int = 0) throws -> ImageFeatures {
+        try extract(ImageLoader.prepare(image, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding)))
+    }
+
+    /// Runs SuperPoint on an already preprocessed image.
+    public func extract(_ prepared: PreparedImage) throws -> ImageFeatures {
+        let features = try superPoint(image: prepared.pixels, width: prepared.width, height: prepared.height)
+        try Self.checkFinite(features, "SuperPoint output")
+        return ImageFeatures(image: prepared, features: features)
+    }
+
+    /// Matches features extracted earlier (for instance loaded with ``FeaturesIO/read(_:)``).
+    public func match(_ features0: Features, _ features1: Features) throws -> Matches {
+        let matches = try superGlue.match(features0, features1)
+        for s in matches.matchingScores0 where !s.isFinite { throw MatcherError.nonFiniteOutput("SuperGlue matching scores") }
+        return matches
+    }
+
+    /// Extracts features from both images and matches them.
+    public func match(_ url0: URL, _ url1: URL, rotation0: Int = 0, rotation1: Int = 0) throws -> PairMatch {
+        let a = try extract(url0, rotation: rotation0)
+        let b = try extract(url1, rotation: rotation1)
+        return PairMatch(image0: a, image1: b, matches: try match(a.features, b.features))
+    }
+
+    /// Extracts features from two decoded images and matches them.
+    public func match(_ image0: GrayImage, _ image1: GrayImage) throws -> PairMatch {
+        let a = try extract(image0)
+        let b = try extract(image1)
+        return PairMatch(image0: a, image1: b, matches: try match(a.features, b.features))
+    }
+
+    private static func checkFinite(_ f: Features, _ what: String) throws {
+        for v in f.scores where !v.isFinite { throw MatcherError.nonFiniteOutput("\(what) scores") }
+        for v in f.descriptors where !v.isFinite { throw MatcherError.nonFiniteOutput("\(what) descriptors") }
+    }
+}
