@@ -1,0 +1,479 @@
+// SuperGlue inference, reproducing models/superglue.py of magicleap/SuperGluePretrainedNetwork
+// (Sarlin, DeTone, Malisiewicz, Rabinovich: "SuperGlue: Learning Feature Matching with Graph
+// Neural Networks", CVPR 2020) on its state_dict layout.
+//
+// Layout: the tokens of both images are stacked, image 0 first, as rows of one matrix so that
+// every projection of a layer is a single GEMM over both images. Each token row holds the
+// descriptor in its first D columns and the attention message of the current layer in the next
+// D, which is exactly the [x, message] concatenation the layer MLP reads.
+//
+// Load-time rewrites (exact in real arithmetic; they change only float32 rounding):
+// - BatchNorm (inference mode) folded into the preceding 1x1 convolution.
+// - The reference splits channels into heads with view(batch, headDim, heads, n), so channel c
+//   belongs to head c % heads. Rows of the query/key/value projections and columns of the merge
+//   projection are permuted so that each head's channels are contiguous.
+// - The merge projection is multiplied into the message half of the first MLP convolution,
+//   which saves one D x D GEMM per layer.
+import Foundation
+import Tensors
+import Checkpoints
+
+/// The SuperGlue matcher: attentional graph neural network plus optimal transport.
+///
+/// ```swift
+/// let superGlue = try SuperGlue(weights: url, config: .init(weights: .indoor, sinkhornIterations: 20))
+/// let matches = try superGlue.match(features0, features1)
+/// ```
+///
+/// A matcher is immutable after loading and may be shared by concurrent tasks; each call borrows
+/// a preallocated workspace from an internal pool (one per concurrent caller) and returns it.
+public final class SuperGlue: Sendable {
+    /// The configuration the matcher was built with.
+    public let config: SuperGlueConfig
+    /// Number of attentional layers found in the checkpoint (18 in the published weights).
+    public var layerCount: Int { layers.count }
+
+    private let keypointEncoder: [DenseLayer]
+    private let layers: [PropagationLayer]
+    private let finalProjection: DenseLayer
+    private let binScore: Float
+    private let workspaces = WorkspacePool()
+
+    /// Number of attention heads; fixed by the architecture.
+    public static let headCount = 4
+    /// BatchNorm1d's default epsilon, which the published weights were trained with.
+    static let batchNormEpsilon = 1e-5
+
+    /// Loads a matcher from a safetensors checkpoint with the reference's state_dict names.
+    public convenience init(weights url: URL, config: SuperGlueConfig = SuperGlueConfig()) throws {
+        try self.init(weights: SafeTensorsFile(contentsOf: url), config: config)
+    }
+
+    /// Builds a matcher from checkpoint tensors with the reference's state_dict names.
+    ///
+    /// Throws when a tensor is missing, has the wrong shape, is not finite, or is not used by the
+    /// network, and when the file's `weights` metadata (if any) names another weight set.
+    public convenience init(weights file: SafeTensorsFile, config: SuperGlueConfig = SuperGlueConfig()) throws {
+        if let stored = file.metadata["weights"], stored != config.weights.rawValue {
+            throw SuperGlueError.invalidWeights("the checkpoint holds '\(stored)' weights but the configuration asks for '\(config.weights.rawValue)'")
+        }
+        try self.init(store: WeightStore(file: file), config: config)
+    }
+
+    /// Builds a matcher from a weight store; every tensor in the store must be used.
+    public init(store: WeightStore, config: SuperGlueConfig = SuperGlueConfig()) throws {
+        let dim = config.descriptorDim
+        guard dim > 0, dim % Self.headCount == 0 else {
+            throw SuperGlueError.invalidConfig("descriptorDim \(dim) is not a positive multiple of \(Self.headCount) heads")
+        }
+        guard config.keypointEncoder.allSatisfy({ $0 > 0 }) else {
+            throw SuperGlueError.invalidConfig("keypoint encoder widths \(config.keypointEncoder) must be positive")
+        }
+        guard config.sinkhornIterations >= 0 else {
+            throw SuperGlueError.invalidConfig("sinkhornIterations \(config.sinkhornIterations) is negative")
+        }
+        guard config.matchThreshold.isFinite else {
+            throw SuperGlueError.invalidConfig("matchThreshold is not finite")
+        }
+        self.config = config
+        let root = store.root
+
+        // Encoder MLP [3, widths..., D]: Conv1d at even Sequential slots 0, 3, 6, ... each followed
+        // (except the last) by BatchNorm1d and ReLU, hence the stride of 3 in the indices.
+        let widths = [3] + config.keypointEncoder + [dim]
+        var encoder: [DenseLayer] = []
+        for layer in 0..<(widths.count - 1) {
+            let slot = 3 * layer
+            let scope = root.scoped("kenc.encoder")
+            var dense = try DenseLayer(conv: scope.scoped("\(slot)"), inputs: widths[layer], outputs: widths[layer + 1])
+            if layer < widths.count - 2 {
+                try dense.foldBatchNorm(scope.scoped("\(slot + 1)"))
+                dense.relu = true
+            }
+            encoder.append(dense)
+        }
+        keypointEncoder = encoder
+
+        // The layer count is whatever the checkpoint holds: gnn.layers.0 ... gnn.layers.(L-1).
+        var count = 0
+        while root.has("gnn.layers.\(count).attn.merge.weight") { count += 1 }
+        guard count > 0 else {
+            throw SuperGlueError.invalidWeights("no attentional layers: 'gnn.layers.0.attn.merge.weight' is missing")
+        }
+        // The published configuration alternates ['self', 'cross'] starting with 'self'.
+        layers = try (0..<count).map { index in
+            try PropagationLayer(root.scoped("gnn.layers.\(index)"), dim: dim, heads: Self.headCount, isCross: index % 2 == 1)
+        }
+        finalProjection = try DenseLayer(conv: root.scoped("final_proj"), inputs: dim, outputs: dim)
+        let bin = try root.tensor("bin_score", [])  // [] (scalar)
+        binScore = bin[0]
+        try store.finish()
+    }
+
+    // MARK: - Matching
+
+    /// Matches the keypoints of two images.
+    ///
+    /// Throws ``SuperGlueError/invalidFeatures(_:)`` when a feature set is inconsistent (array
+    /// lengths, descriptor length, image size, non-finite values). When either side has no
+    /// keypoints, every match is -1 and every score 0, and the network does not run.
+    public func match(_ features0: Features, _ features1: Features) throws -> Matches {
+        try run(features0, features1, keepLogAssignment: false).matches
+    }
+
+    /// Matches two images and also returns the log assignment matrix after Sinkhorn.
+    ///
+    /// The matrix has shape `[count0 + 1, count1 + 1]`, the last row and column being the
+    /// dustbins; entry `(i, j)` is `log P_ij + log(count0 + count1)` for the transport plan `P`.
+    /// It is nil when either side has no keypoints.
+    public func matchWithLogAssignment(_ features0: Features, _ features1: Features) throws -> (matches: Matches, logAssignment: Tensor?) {
+        try run(features0, features1, keepLogAssignment: true)
+    }
+
+    private func run(_ features0: Features, _ features1: Features, keepLogAssignment: Bool) throws -> (matches: Matches, logAssignment: Tensor?) {
+        try validate(features0, name: "features0")
+        try validate(features1, name: "features1")
+        let count0 = features0.count, count1 = features1.count
+        guard count0 > 0, count1 > 0 else {
+            return (Matches.unmatched(count0: count0, count1: count1), nil)
+        }
+        let workspace = workspaces.take()
+        defer { workspaces.give(workspace) }
+        let scores = forward(features0, features1, workspace: workspace)
+        let columns = count1 + 1
+        let matches = extractMatches(logAssignment: scores, count0: count0, count1: count1, rowStride: columns)
+        let assignment = keepLogAssignment
+            ? Tensor(shape: [count0 + 1, count1 + 1], data: Array(UnsafeBufferPointer(start: scores, count: (count0 + 1) * columns)))
+            : nil
+        return (matches, assignment)
+    }
+
+    private func validate(_ features: Features, name: String) throws {
+        let n = features.count
+        guard features.descriptorDim == config.descriptorDim else {
+            throw SuperGlueError.invalidFeatures("\(name) has \(features.descriptorDim)-dimensional descriptors, the matcher expects \(config.descriptorDim)")
+        }
+        guard features.keypoints.count == 2 * n else {
+            throw SuperGlueError.invalidFeatures("\(name) has \(features.keypoints.count) keypoint coordinates for \(n) scores (expected \(2 * n))")
+        }
+        guard features.descriptors.count == n * features.descriptorDim else {
+            throw SuperGlueError.invalidFeatures("\(name) has \(features.descriptors.count) descriptor values for \(n) keypoints (expected \(n * features.descriptorDim))")
+        }
+        guard features.imageWidth > 0, features.imageHeight > 0 else {
+            throw SuperGlueError.invalidFeatures("\(name) has image size \(features.imageWidth) x \(features.imageHeight)")
+        }
+        guard features.keypoints.allSatisfy(\.isFinite), features.scores.allSatisfy(\.isFinite),
+              features.descriptors.allSatisfy(\.isFinite)
+        else {
+            throw SuperGlueError.invalidFeatures("\(name) contains NaN or infinite values")
+        }
+    }
+
+    /// Runs the network and Sinkhorn; returns the `(count0 + 1) x (count1 + 1)` log assignment,
+    /// which lives in `workspace`.
+    private func forward(_ features0: Features, _ features1: Features, workspace: Workspace) -> UnsafeMutablePointer<Float> {
+        let dim = config.descriptorDim
+        let count0 = features0.count, count1 = features1.count
+        let tokenCount = count0 + count1
+        let tokenStride = 2 * dim
+        let maxWidth = keypointEncoder.map(\.outputs).max() ?? dim
+        let tokens = workspace.tokens.reserve(tokenCount * tokenStride)  // [T, 2D]: descriptor | message
+        let qkv = workspace.qkv.reserve(tokenCount * max(3 * dim, maxWidth))  // [T, 3D]
+        let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, maxWidth))  // [T, 2D]
+        let attention = workspace.attention.reserve(max(count0, count1) * max(count0, count1))
+        let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
+
+        // Keypoint encoder input rows (x, y, score) in the reference's normalised coordinates.
+        let encoderInput = hidden
+        writeEncoderInput(features0, into: encoderInput)
+        writeEncoderInput(features1, into: encoderInput + 3 * count0)
+        var input = UnsafeMutablePointer(encoderInput), inputStride = 3
+        for (index, layer) in keypointEncoder.enumerated() {
+            let isLast = index == keypointEncoder.count - 1
+            // Ping-pong between the two scratch buffers; the last layer writes into the tokens.
+            let output = isLast ? tokens : (input == hidden ? qkv : hidden)
+            let outputStride = isLast ? tokenStride : layer.outputs
+            layer.apply(input, stride: inputStride, rows: tokenCount, into: output, outputStride: outputStride)
+            input = output
+            inputStride = outputStride
+        }
+        addDescriptors(features0, to: tokens, stride: tokenStride)
+        addDescriptors(features1, to: tokens + count0 * tokenStride, stride: tokenStride)
+
+        let heads = Self.headCount, headDim = dim / heads
+        let attentionScale = 1 / Float(headDim).squareRoot()
+        let ranges = [(start: 0, count: count0), (start: count0, count: count1)]
+        for layer in layers {
+            // Queries, keys and values of every token of both images in one GEMM.
+            layer.qkv.apply(tokens, stride: tokenStride, rows: tokenCount, into: qkv, outputStride: 3 * dim)
+            for image in 0..<2 {
+                let target = ranges[image], source = ranges[layer.isCross ? 1 - image : image]
+                let sourceRows = qkv + source.start * 3 * dim
+                multiHeadAttention(
+                    query: qkv + target.start * 3 * dim, queryStride: 3 * dim, queryCount: target.count,
+                    key: sourceRows + dim, keyStride: 3 * dim,
+                    value: sourceRows + 2 * dim, valueStride: 3 * dim, keyCount: source.count,
+                    heads: heads, headDim: headDim, scale: attentionScale,
+                    output: tokens + target.start * tokenStride + dim, outputStride: tokenStride,
+                    scratch: attention)
+            }
+            layer.mlpHidden.apply(tokens, stride: tokenStride, rows: tokenCount, into: hidden, outputStride: 2 * dim)
+            // Residual update of both images at once; every delta was computed from the old values.
+            layer.mlpOutput.apply(hidden, stride: 2 * dim, rows: tokenCount, into: tokens, outputStride: tokenStride, accumulate: true)
+        }
+
+        let projected = qkv  // [T, D]
+        finalProjection.apply(tokens, stride: tokenStride, rows: tokenCount, into: projected, outputStride: dim)
+        sgemm(transB: true, m: count0, n: count1, k: dim, alpha: 1 / Float(dim).squareRoot(),
+              a: projected, lda: dim, b: projected + count0 * dim, ldb: dim,
+              c: couplings, ldc: count1 + 1)
+        logOptimalTransport(couplings: couplings, rows: count0, columns: count1, binScore: binScore,
+                            iterations: config.sinkhornIterations, method: config.sinkhornMethod,
+                            workspace: workspace.sinkhorn)
+        return couplings
+    }
+
+    /// Rows (x, y, score) with the reference's normalisation: centre the image and divide by
+    /// 0.7 times its longer side.
+    private func writeEncoderInput(_ features: Features, into output: UnsafeMutablePointer<Float>) {
+        let width = Float(features.imageWidth), height = Float(features.imageHeight)
+        let centerX = width / 2, centerY = height / 2
+        // float32 product, as the reference multiplies a float32 tensor by the scalar 0.7.
+        let scaling = max(width, height) * Float(0.7)
+        features.keypoints.withUnsafeBufferPointer { keypoints in
+            features.scores.withUnsafeBufferPointer { scores in
+                for i in 0..<features.count {
+                    output[3 * i] = (keypoints[2 * i] - centerX) / scaling
+                    output[3 * i + 1] = (keypoints[2 * i + 1] - centerY) / scaling
+                    output[3 * i + 2] = scores[i]
+                }
+            }
+        }
+    }
+
+    private func addDescriptors(_ features: Features, to tokens: UnsafeMutablePointer<Float>, stride: Int) {
+        let dim = features.descriptorDim
+        features.descriptors.withUnsafeBufferPointer { descriptors in
+            for i in 0..<features.count {
+                let row = tokens + i * stride
+                for c in 0..<dim { row[c] = descriptors[i * dim + c] + row[c] }
+            }
+        }
+    }
+
+    /// Mutual best matches of the inner block, scored and thresholded as the reference does.
+    private func extractMatches(logAssignment: UnsafeMutablePointer<Float>, count0: Int, count1: Int, rowStride: Int) -> Matches {
+        var rowBest = [Int](repeating: 0, count: count0), rowMax = [Float](repeating: -.infinity, count: count0)
+        var columnBest = [Int](repeating: 0, count: count1), columnMax = [Float](repeating: -.infinity, count: count1)
+        // Strict comparisons keep the first index among equal maxima.
+        rowBest.withUnsafeMutableBufferPointer { rowBest in
+            rowMax.withUnsafeMutableBufferPointer { rowMax in
+                columnBest.withUnsafeMutableBufferPointer { columnBest in
+                    columnMax.withUnsafeMutableBufferPointer { columnMax in
+                        for i in 0..<count0 {
+                            let row = logAssignment + i * rowStride
+                            var best = 0, bestValue = row[0]
+                            for j in 0..<count1 {
+                                let value = row[j]
+                                if value > bestValue { bestValue = value; best = j }
+                                if value > columnMax[j] { columnMax[j] = value; columnBest[j] = i }
+                            }
+                            rowBest[i] = best
+                            rowMax[i] = bestValue
+                        }
+                    }
+                }
+            }
+        }
+        var result = Matches.unmatched(count0: count0, count1: count1)
+        var valid0 = [Bool](repeating: false, count: count0)
+        for i in 0..<count0 where columnBest[rowBest[i]] == i {
+            let score = expf(rowMax[i])
+            result.matchingScores0[i] = score
+            if score > config.matchThreshold {
+                valid0[i] = true
+                result.matches0[i] = rowBest[i]
+            }
+        }
+        for j in 0..<count1 where rowBest[columnBest[j]] == j {
+            result.matchingScores1[j] = result.matchingScores0[columnBest[j]]
+            if valid0[columnBest[j]] { result.matches1[j] = columnBest[j] }
+        }
+        return result
+    }
+}
+
+// MARK: - Layers
+
+/// A 1x1 convolution applied to token rows: `y = W x + b`, optionally followed by ReLU.
+struct DenseLayer: Sendable {
+    var weight: [Float]  // [outputs, inputs], row-major (the Conv1d kernel without its width-1 axis)
+    var bias: [Float]  // [outputs]
+    let inputs: Int
+    let outputs: Int
+    var relu = false
+
+    init(weight: [Float], bias: [Float], inputs: Int, outputs: Int) {
+        self.weight = weight
+        self.bias = bias
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+
+    /// Reads `<scope>.weight` `[outputs, inputs, 1]` and `<scope>.bias` `[outputs]`.
+    init(conv scope: WeightStore.Scope, inputs: Int, outputs: Int) throws {
+        self.init(weight: try scope.tensor("weight", [outputs, inputs, 1]),
+                  bias: try scope.tensor("bias", [outputs]), inputs: inputs, outputs: outputs)
+    }
+
+    /// Folds an inference-mode BatchNorm1d that follows this layer:
+    /// `gamma (W x + b - mean) / sqrt(var + eps) + beta`.
+    mutating func foldBatchNorm(_ scope: WeightStore.Scope) throws {
+        let gamma = try scope.tensor("weight", [outputs])  // [outputs]
+        let beta = try scope.tensor("bias", [outputs])  // [outputs]
+        let mean = try scope.tensor("running_mean", [outputs])  // [outputs]
+        let variance = try scope.tensor("running_var", [outputs])  // [outputs]
+        // A training-time counter with no effect on inference.
+        if scope.has("num_batches_tracked") { scope.ignore("num_batches_tracked") }
+        for o in 0..<outputs {
+            guard variance[o] >= 0 else {
+                throw SuperGlueError.invalidWeights("'\(scope.name("running_var"))' has a negative entry \(variance[o])")
+            }
+            let factor = Double(gamma[o]) / (Double(variance[o]) + SuperGlue.batchNormEpsilon).squareRoot()
+            for i in 0..<inputs { weight[o * inputs + i] = Float(Double(weight[o * inputs + i]) * factor) }
+            bias[o] = Float((Double(bias[o]) - Double(mean[o])) * factor + Double(beta[o]))
+        }
+    }
+
+    /// `output[r] = act(W input[r] + b)` for `rows` rows, or `output[r] += W input[r] + b` when
+    /// `accumulate` is set.
+    func apply(_ input: UnsafePointer<Float>, stride: Int, rows: Int, into output: UnsafeMutablePointer<Float>,
+               outputStride: Int, accumulate: Bool = false) {
+        guard rows > 0 else { return }
+        let outputs = self.outputs, inputs = self.inputs, relu = self.relu
+        weight.withUnsafeBufferPointer { w in
+            guard let weight = w.baseAddress else { return }
+            sgemm(transB: true, m: rows, n: outputs, k: inputs, a: input, lda: stride,
+                  b: weight, ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputStride)
+        }
+        bias.withUnsafeBufferPointer { b in
+            guard let bias = b.baseAddress else { return }
+            RowParallel.forEach(rows: rows, minRowsPerWorker: max(1, 65_536 / outputs)) { range in
+                for r in range {
+                    let row = output + r * outputStride
+                    if relu {
+                        for c in 0..<outputs { row[c] = max(row[c] + bias[c], 0) }
+                    } else {
+                        for c in 0..<outputs { row[c] += bias[c] }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One attentional propagation layer with its load-time rewrites applied.
+struct PropagationLayer: Sendable {
+    let isCross: Bool
+    /// Query, key and value projections stacked; output channels head-contiguous. Weight [3D, D].
+    let qkv: DenseLayer
+    /// mlp.0 with its BatchNorm folded in, message half multiplied by the merge projection,
+    /// followed by ReLU. Weight [2D, 2D] acting on [x, attention output].
+    let mlpHidden: DenseLayer
+    /// mlp.3. Weight [D, 2D].
+    let mlpOutput: DenseLayer
+
+    init(_ scope: WeightStore.Scope, dim: Int, heads: Int, isCross: Bool) throws {
+        self.isCross = isCross
+        let headDim = dim / heads
+        // Position h * headDim + d of the reordered channels is channel d * heads + h of the reference.
+        let referenceChannel = (0..<dim).map { position in (position % headDim) * heads + position / headDim }
+
+        var qkvWeight = [Float](), qkvBias = [Float]()
+        qkvWeight.reserveCapacity(3 * dim * dim)
+        for index in 0..<3 {
+            let projection = try DenseLayer(conv: scope.scoped("attn.proj.\(index)"), inputs: dim, outputs: dim)
+            for position in 0..<dim {
+                let channel = referenceChannel[position]
+                qkvWeight.append(contentsOf: projection.weight[(channel * dim)..<((channel + 1) * dim)])
+                qkvBias.append(projection.bias[channel])
+            }
+        }
+        qkv = DenseLayer(weight: qkvWeight, bias: qkvBias, inputs: dim, outputs: 3 * dim)
+
+        let merge = try DenseLayer(conv: scope.scoped("attn.merge"), inputs: dim, outputs: dim)
+        var first = try DenseLayer(conv: scope.scoped("mlp.0"), inputs: 2 * dim, outputs: 2 * dim)
+        // first(x, merge(o)) = Wx x + Wm (M o + m) + b = Wx x + (Wm M) o + (Wm m + b), in double.
+        var mergeColumnsReordered = [Double](repeating: 0, count: dim * dim)  // [D, D]
+        for k in 0..<dim {
+            for position in 0..<dim { mergeColumnsReordered[k * dim + position] = Double(merge.weight[k * dim + referenceChannel[position]]) }
+        }
+        var product = [Double](repeating: 0, count: dim)
+        for row in 0..<(2 * dim) {
+            for position in 0..<dim { product[position] = 0 }
+            var biasTerm = Double(first.bias[row])
+            for k in 0..<dim {
+                let wm = Double(first.weight[row * 2 * dim + dim + k])
+                biasTerm += wm * Double(merge.bias[k])
+                let mergeRow = k * dim
+                for position in 0..<dim { product[position] += wm * mergeColumnsReordered[mergeRow + position] }
+            }
+            for position in 0..<dim { first.weight[row * 2 * dim + dim + position] = Float(product[position]) }
+            first.bias[row] = Float(biasTerm)
+        }
+        try first.foldBatchNorm(scope.scoped("mlp.1"))
+        first.relu = true
+        mlpHidden = first
+        mlpOutput = try DenseLayer(conv: scope.scoped("mlp.3"), inputs: 2 * dim, outputs: dim)
+    }
+}
+
+// MARK: - Workspaces
+
+/// A growable float buffer that keeps its allocation between calls.
+final class ScratchBuffer {
+    private var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
+    private var capacity = 1
+
+    deinit { pointer.deallocate() }
+
+    /// At least `count` floats; contents are unspecified.
+    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
+        if count > capacity {
+            pointer.deallocate()
+            pointer = .allocate(capacity: count)
+            capacity = count
+        }
+        return pointer
+    }
+}
+
+/// The buffers of one forward pass, sized by the largest pair seen so far.
+final class Workspace {
+    let tokens = ScratchBuffer()
+    let qkv = ScratchBuffer()
+    let hidden = ScratchBuffer()
+    let attention = ScratchBuffer()
+    let couplings = ScratchBuffer()
+    let sinkhorn = SinkhornWorkspace()
+}
+
+/// Workspaces not in use. A caller takes one (or a new one when all are busy) and gives it back,
+/// so concurrent calls never share buffers and sequential calls reuse them.
+final class WorkspacePool: @unchecked Sendable {
+    // Guarded by `lock`; the workspaces themselves are only touched by the caller holding one.
+    private var idle: [Workspace] = []
+    private let lock = NSLock()
+
+    func take() -> Workspace {
+        lock.lock()
+        defer { lock.unlock() }
+        return idle.popLast() ?? Workspace()
+    }
+
+    func give(_ workspace: Workspace) {
+        lock.lock()
+        idle.append(workspace)
+        lock.unlock()
+    }
+}

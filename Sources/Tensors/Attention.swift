@@ -1,0 +1,178 @@
+// Multi-head scaled dot-product attention over row-major token matrices, with the vectorised
+// exponential, row softmax and row-parallel helper it is built from (Sinkhorn.swift reuses them).
+import COpenBLAS
+import Dispatch
+import Foundation
+
+// MARK: - Vectorised exponential
+
+/// Lanes of the vector type the element-wise kernels work on.
+public typealias FloatVector = SIMD8<Float>
+
+/// `exp(x)` for eight lanes, within about 2 ulp of the correctly rounded result.
+///
+/// Cody-Waite reduction `x = n ln2 + r`, `|r| <= ln2 / 2`, a degree-7 minimax-style polynomial
+/// for `exp(r)` (Cephes `expf` coefficients) and `2^n` assembled in the exponent bits. Only plain
+/// multiplies and adds are used so that the baseline x86-64 target (no FMA) stays vectorised.
+/// Lanes below -87.33 (including -infinity) give 0; lanes above 88.37 saturate at about 2.4e38.
+@inlinable @inline(__always)
+public func vectorExp(_ x: FloatVector) -> FloatVector {
+    let lowest = FloatVector(repeating: -87.336_55)
+    let clamped = x.clamped(lowerBound: lowest, upperBound: FloatVector(repeating: 88.376_26))
+    // Adding 1.5 * 2^23 rounds x / ln2 to the nearest integer and leaves it in the low mantissa bits.
+    let roundingMagic = FloatVector(repeating: 12_582_912)
+    let shifted = clamped * FloatVector(repeating: 1.442_695_04) + roundingMagic
+    let n = shifted - roundingMagic
+    // ln2 split in a short high part (exact products with n) and a correction.
+    let r = clamped - n * FloatVector(repeating: 0.693_359_375) - n * FloatVector(repeating: -2.121_944_4e-4)
+    var p = FloatVector(repeating: 1.987_569_15e-4)
+    p = p * r + FloatVector(repeating: 1.398_199_95e-3)
+    p = p * r + FloatVector(repeating: 8.333_451_9e-3)
+    p = p * r + FloatVector(repeating: 4.166_579_59e-2)
+    p = p * r + FloatVector(repeating: 1.666_666_55e-1)
+    p = p * r + FloatVector(repeating: 5.000_000_1e-1)
+    p = p * (r * r) + r + FloatVector(repeating: 1)
+    // The integer n sits in the low bits of `shifted`; shifting it into the exponent field wraps
+    // the magic constant's bits away, leaving (n + 127) << 23 = 2^n.
+    let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
+    let result = p * unsafeBitCast(bits, to: FloatVector.self)
+    return result.replacing(with: 0, where: x .< lowest)
+}
+
+@inlinable @inline(__always)
+func loadVector(_ p: UnsafePointer<Float>) -> FloatVector {
+    UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
+}
+
+@inlinable @inline(__always)
+func storeVector(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
+}
+
+/// `count` values from `p`, padded with `fill` to a full vector (for row tails).
+@inlinable @inline(__always)
+func loadPartialVector(_ p: UnsafePointer<Float>, count: Int, fill: Float) -> FloatVector {
+    var v = FloatVector(repeating: fill)
+    for k in 0..<count { v[k] = p[k] }
+    return v
+}
+
+// MARK: - Row parallelism
+
+/// Splits row ranges over the available cores for the element-wise kernels.
+///
+/// GEMMs are parallelised by OpenBLAS itself; the exp-heavy passes between them (softmax,
+/// Sinkhorn log-sum-exp) are split here so they do not run on a single core.
+public enum RowParallel {
+    /// Worker count: the active processor count.
+    public static let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+
+    /// Calls `body` on disjoint consecutive sub-ranges covering `0..<rows`, concurrently when
+    /// there are at least `minRowsPerWorker` rows per worker, and returns when all are done.
+    ///
+    /// `body` is deliberately not `@Sendable`: the kernels hand it raw buffer pointers. The
+    /// contract that makes this safe is the caller's: a call for one range only writes memory
+    /// that belongs to that range and only reads memory nobody writes during the call.
+    public static func forEach(rows: Int, minRowsPerWorker: Int = 64, _ body: (Range<Int>) -> Void) {
+        let chunks = min(workers, rows / max(1, minRowsPerWorker))
+        if chunks <= 1 {
+            if rows > 0 { body(0..<rows) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let shared = UncheckedSendable(body)
+            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                shared.value((rows * chunk / chunks)..<(rows * (chunk + 1) / chunks))
+            }
+        }
+    }
+}
+
+/// Carries a value into a `@Sendable` closure under a data-race contract checked by hand.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+// MARK: - Softmax
+
+/// Replaces each row of a row-major matrix by its softmax, `exp(x - max) / sum`.
+///
+/// - Parameters:
+///   - matrix: first element of the matrix.
+///   - rows: number of rows.
+///   - columns: row length (at least 1).
+///   - rowStride: distance between row starts, at least `columns`.
+public func softmaxRows(_ matrix: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int) {
+    precondition(columns >= 1 && rowStride >= columns, "softmaxRows: bad shape")
+    RowParallel.forEach(rows: rows, minRowsPerWorker: max(1, 32_768 / columns)) { range in
+        for row in range { softmaxRow(matrix + row * rowStride, count: columns) }
+    }
+}
+
+@inline(__always)
+func softmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    let full = count & ~7
+    var maxima = FloatVector(repeating: -.infinity)
+    var j = 0
+    while j < full { maxima = pointwiseMax(maxima, loadVector(p + j)); j += 8 }
+    if full < count { maxima = pointwiseMax(maxima, loadPartialVector(p + full, count: count - full, fill: -.infinity)) }
+    let rowMax = FloatVector(repeating: maxima.max())
+    var sums = FloatVector.zero
+    j = 0
+    while j < full {
+        let e = vectorExp(loadVector(p + j) - rowMax)
+        storeVector(e, p + j)
+        sums += e
+        j += 8
+    }
+    if full < count {
+        let e = vectorExp(loadPartialVector(p + full, count: count - full, fill: -.infinity) - rowMax)
+        for k in 0..<(count - full) { p[full + k] = e[k] }
+        sums += e
+    }
+    let inverse = FloatVector(repeating: 1 / sums.sum())
+    j = 0
+    while j < full { storeVector(loadVector(p + j) * inverse, p + j); j += 8 }
+    for k in full..<count { p[k] *= inverse[0] }
+}
+
+// MARK: - Multi-head attention
+
+/// Multi-head scaled dot-product attention on head-contiguous token matrices.
+///
+/// Head `h` owns columns `h * headDim ..< (h + 1) * headDim` of the query, key, value and output
+/// rows. For every head, `output_h = softmax(scale * Q_h K_h^T) V_h`, computed as one GEMM for the
+/// scores, an in-place row softmax, and one GEMM into the output columns.
+///
+/// - Parameters:
+///   - query: `queryCount` rows, `queryStride` apart.
+///   - key: `keyCount` rows, `keyStride` apart.
+///   - value: `keyCount` rows, `valueStride` apart.
+///   - heads: number of heads.
+///   - headDim: channels per head.
+///   - scale: factor on the dot products (`1 / sqrt(headDim)` for standard attention).
+///   - output: `queryCount` rows, `outputStride` apart; only the `heads * headDim` leading
+///     columns are written.
+///   - scratch: room for `queryCount * keyCount` floats (one head's attention matrix).
+public func multiHeadAttention(
+    query: UnsafePointer<Float>, queryStride: Int, queryCount: Int,
+    key: UnsafePointer<Float>, keyStride: Int,
+    value: UnsafePointer<Float>, valueStride: Int, keyCount: Int,
+    heads: Int, headDim: Int, scale: Float,
+    output: UnsafeMutablePointer<Float>, outputStride: Int,
+    scratch: UnsafeMutablePointer<Float>
+) {
+    guard queryCount > 0 else { return }
+    precondition(keyCount > 0, "multiHeadAttention: no keys")
+    for head in 0..<heads {
+        let column = head * headDim
+        sgemm(transB: true, m: queryCount, n: keyCount, k: headDim, alpha: scale,
+              a: query + column, lda: queryStride, b: key + column, ldb: keyStride,
+              c: scratch, ldc: keyCount)
+        softmaxRows(scratch, rows: queryCount, columns: keyCount, rowStride: keyCount)
+        sgemm(m: queryCount, n: headDim, k: keyCount,
+              a: scratch, lda: keyCount, b: value + column, ldb: valueStride,
+              c: output + column, ldc: outputStride)
+    }
+}
