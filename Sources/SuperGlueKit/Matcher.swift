@@ -90,8 +90,8 @@ public final class Matcher: Sendable {
         let convert: (URL, URL) throws -> Void = { pth, out in _ = try WeightConversion.convertFile(at: pth, to: out) }
         let spURL = try locator.locate(.superPoint, convert: convert)
         let sgURL = try locator.locate(config.superGlue.weights == .indoor ? .superGlueIndoor : .superGlueOutdoor, convert: convert)
-        let sp = try SuperPoint(weights: WeightConversion.loadWeights(at: spURL, model: .superPoint), config: config.superPoint)
-        let sg = try SuperGlue(weights: WeightConversion.loadWeights(at: sgURL, model: .superGlue), config: config.superGlue)
+        let sp = try SuperPoint(weights: WeightConversion.loadWeights(at: spURL, model: .superpoint), config: config.superPoint)
+        let sg = try SuperGlue(weights: WeightConversion.loadWeights(at: sgURL, model: .superglue), config: config.superGlue)
         self.init(superPoint: sp, superGlue: sg, config: config,
                   superPointWeightsID: try SHA256.hash(fileAt: spURL).hex, superGlueWeightsID: try SHA256.hash(fileAt: sgURL).hex)
     }

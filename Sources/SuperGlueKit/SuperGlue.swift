@@ -37,7 +37,7 @@ public final class SuperGlue: Sendable {
     private let layers: [PropagationLayer]
     private let finalProjection: DenseLayer
     private let binScore: Float
-    private let workspaces = WorkspacePool()
+    private let workspaces = SuperGlueWorkspacePool()
 
     /// Number of attention heads; fixed by the architecture.
     public static let headCount = 4
@@ -171,7 +171,7 @@ public final class SuperGlue: Sendable {
 
     /// Runs the network and Sinkhorn; returns the `(count0 + 1) x (count1 + 1)` log assignment,
     /// which lives in `workspace`.
-    private func forward(_ features0: Features, _ features1: Features, workspace: Workspace) -> UnsafeMutablePointer<Float> {
+    private func forward(_ features0: Features, _ features1: Features, workspace: SuperGlueWorkspace) -> UnsafeMutablePointer<Float> {
         let dim = config.descriptorDim
         let count0 = features0.count, count1 = features1.count
         let tokenCount = count0 + count1
@@ -449,7 +449,7 @@ final class ScratchBuffer {
 }
 
 /// The buffers of one forward pass, sized by the largest pair seen so far.
-final class Workspace {
+final class SuperGlueWorkspace {
     let tokens = ScratchBuffer()
     let qkv = ScratchBuffer()
     let hidden = ScratchBuffer()
@@ -460,18 +460,18 @@ final class Workspace {
 
 /// Workspaces not in use. A caller takes one (or a new one when all are busy) and gives it back,
 /// so concurrent calls never share buffers and sequential calls reuse them.
-final class WorkspacePool: @unchecked Sendable {
+final class SuperGlueWorkspacePool: @unchecked Sendable {
     // Guarded by `lock`; the workspaces themselves are only touched by the caller holding one.
-    private var idle: [Workspace] = []
+    private var idle: [SuperGlueWorkspace] = []
     private let lock = NSLock()
 
-    func take() -> Workspace {
+    func take() -> SuperGlueWorkspace {
         lock.lock()
         defer { lock.unlock() }
-        return idle.popLast() ?? Workspace()
+        return idle.popLast() ?? SuperGlueWorkspace()
     }
 
-    func give(_ workspace: Workspace) {
+    func give(_ workspace: SuperGlueWorkspace) {
         lock.lock()
         idle.append(workspace)
         lock.unlock()

@@ -96,7 +96,7 @@ public final class SuperPoint: Sendable {
     let convDa: any BandedConvolution3x3  // weight [256, 128, 3, 3], bias [256]
     let convDb: Conv2D  // weight [descriptorDim, 256, 1, 1], bias [descriptorDim]
 
-    private let workspaces = WorkspacePool()
+    private let workspaces = SuperPointWorkspacePool()
 
     /// Loads weights from a safetensors file with the reference's state_dict names
     /// (`conv1a.weight`, ..., `convDb.bias`).
@@ -164,7 +164,7 @@ extension SuperPoint {
 
     static func bandRows(width: Int) -> Int { max(2, (bandPixels / max(width, 1)) & ~1) }
 
-    func run(image: UnsafePointer<Float>, width: Int, height: Int, workspace ws: Workspace) -> Features {
+    func run(image: UnsafePointer<Float>, width: Int, height: Int, workspace ws: SuperPointWorkspace) -> Features {
         let h2 = height / 2, w2 = width / 2
         let h3 = h2 / 2, w3 = w2 / 2
         let h = h3 / 2, w = w3 / 2  // = height / 8, width / 8: the reference's cell grid
@@ -218,7 +218,7 @@ extension SuperPoint {
 
     /// A whole-map 3x3 convolution + ReLU.
     func convolve(_ conv: any BandedConvolution3x3, input: UnsafePointer<Float>, height: Int, width: Int,
-                  output: UnsafeMutablePointer<Float>, ws: Workspace) {
+                  output: UnsafeMutablePointer<Float>, ws: SuperPointWorkspace) {
         conv.apply(input: MapRows(base: input, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
                    output: output, relu: true, pool: false, scratch: ws.winograd.base)
     }
@@ -232,7 +232,7 @@ extension SuperPoint {
 
     /// 3x3 convolution + ReLU + 2x2 max-pool (floor on odd sizes, like torch).
     func convolvePooled(_ conv: any BandedConvolution3x3, input: UnsafePointer<Float>, height: Int, width: Int,
-                        output: UnsafeMutablePointer<Float>, ws: Workspace) {
+                        output: UnsafeMutablePointer<Float>, ws: SuperPointWorkspace) {
         conv.apply(input: MapRows(base: input, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
                    output: output, relu: true, pool: true, scratch: ws.winograd.base)
     }
@@ -245,7 +245,7 @@ extension SuperPoint {
     /// maximum of its `(2r+1)^2` window (so equal maxima all survive); then, twice, pixels not
     /// within `r` of a survivor are re-examined with the suppressed pixels zeroed, and new
     /// window maxima among them survive too. Everything else becomes 0.
-    func simpleNMS(ws: Workspace, height: Int, width: Int) {
+    func simpleNMS(ws: SuperPointWorkspace, height: Int, width: Int) {
         let n = height * width, r = config.nmsRadius
         let scores = ws.scores.base, keep = ws.nmsKeep.base, pooled = ws.nmsPooled.base
         let temp = ws.nmsTemp.base, masked = ws.nmsMasked.base
@@ -338,10 +338,10 @@ extension SuperPoint {
 /// than F(2x2, 3x3) and stays well within the parity tolerances (see the parity tests' printout).
 typealias Winograd = WinogradF4Conv3x3
 
-// MARK: - Workspace
+// MARK: - SuperPointWorkspace
 
 /// Scratch buffers for one forward pass, grown on demand and reused across calls.
-final class Workspace {
+final class SuperPointWorkspace {
     /// A manually managed float buffer (never shrinks).
     struct Buffer {
         var base: UnsafeMutablePointer<Float>
@@ -381,7 +381,7 @@ final class Workspace {
         logits.reserve(h * w * 65)
         descriptors.reserve(h * w * descriptorDim)
         let mapPixels = 64 * h * w
-        for keyPath in [\Workspace.scores, \.nmsKeep, \.nmsPooled, \.nmsTemp, \.nmsMasked, \.nmsMaskedMax] {
+        for keyPath in [\SuperPointWorkspace.scores, \.nmsKeep, \.nmsPooled, \.nmsTemp, \.nmsMasked, \.nmsMaskedMax] {
             self[keyPath: keyPath].reserve(mapPixels)
         }
     }
@@ -392,19 +392,19 @@ final class Workspace {
     }
 }
 
-/// Hands each concurrent call its own ``Workspace``; idle ones are kept for the next call.
-final class WorkspacePool: @unchecked Sendable {
-    // `idle` is only touched under `lock`; a taken Workspace belongs to one call until given back.
+/// Hands each concurrent call its own ``SuperPointWorkspace``; idle ones are kept for the next call.
+final class SuperPointWorkspacePool: @unchecked Sendable {
+    // `idle` is only touched under `lock`; a taken SuperPointWorkspace belongs to one call until given back.
     private let lock = NSLock()
-    private var idle: [Workspace] = []
+    private var idle: [SuperPointWorkspace] = []
 
-    func take() -> Workspace {
+    func take() -> SuperPointWorkspace {
         lock.lock()
         defer { lock.unlock() }
-        return idle.popLast() ?? Workspace()
+        return idle.popLast() ?? SuperPointWorkspace()
     }
 
-    func give(_ workspace: Workspace) {
+    func give(_ workspace: SuperPointWorkspace) {
         lock.lock()
         idle.append(workspace)
         lock.unlock()

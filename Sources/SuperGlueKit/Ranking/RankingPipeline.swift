@@ -49,7 +49,7 @@ final class BoundedQueue<Element: Sendable>: @unchecked Sendable {
 }
 
 /// Features of one image, or why there are none.
-struct PreparedImage: Sendable {
+struct PreparedRankingImage: Sendable {
     var image: RankingImage
     var features: Features?
     var failure: String?
@@ -76,7 +76,7 @@ struct RankingPipeline: Sendable {
     /// Processes `images`, handing each finished record to `record` on the calling thread.
     /// Stops early when `stop` is set (after the image being matched) or `record` throws.
     func run(_ images: [RankingImage], prefetch: Int, stop: RankingStopFlag, record: (RankingRecord) throws -> Void) -> Outcome {
-        let queue = BoundedQueue<PreparedImage>(capacity: prefetch)
+        let queue = BoundedQueue<PreparedRankingImage>(capacity: prefetch)
         let producerDone = DispatchSemaphore(value: 0)
         let counters = LockedBox(CacheCounters())
         let producer = self
@@ -114,10 +114,10 @@ struct RankingPipeline: Sendable {
     }
 
     /// Reads the file and gets its features from the cache or the engine.
-    func prepare(_ image: RankingImage, counters: inout CacheCounters) -> PreparedImage {
+    func prepare(_ image: RankingImage, counters: inout CacheCounters) -> PreparedRankingImage {
         let start = DispatchTime.now()
-        func done(_ features: Features?, _ failure: String?) -> PreparedImage {
-            PreparedImage(image: image, features: features, failure: failure, seconds: Self.seconds(since: start))
+        func done(_ features: Features?, _ failure: String?) -> PreparedRankingImage {
+            PreparedRankingImage(image: image, features: features, failure: failure, seconds: Self.seconds(since: start))
         }
         let bytes: [UInt8]
         do { bytes = try readFile(image.url) } catch { return done(nil, "unreadable: \(error)") }
@@ -150,7 +150,7 @@ struct RankingPipeline: Sendable {
     }
 
     /// Matches prepared features against the query and measures the result.
-    func finish(_ prepared: PreparedImage) -> RankingRecord {
+    func finish(_ prepared: PreparedRankingImage) -> RankingRecord {
         guard let features = prepared.features else {
             return .failure(image: prepared.image.name, status: prepared.failure ?? "failed", seconds: prepared.seconds)
         }
