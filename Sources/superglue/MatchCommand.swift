@@ -48,7 +48,7 @@ struct MatchCommand: ParsableCommand {
                            "total": Date().timeIntervalSince(started) * 1000],
         ]
         if json {
-            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys])
+            let data = try JSONSerialization.data(withJSONObject: summary, options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
         } else {
             print("\(input0.features.count) and \(input1.features.count) keypoints, \(matches.count) matches -> \(outputURL.path)")

@@ -9,7 +9,7 @@ enum RankCLI {
     static let fixture = repository.appendingPathComponent("Tests/Fixtures/ranking")
     /// Converted (random) weights the real engine loads; point this at the shared fixture weights
     /// once they exist (a folder the `--weights` option accepts).
-    static let weights = repository.appendingPathComponent("Tests/Fixtures/weights")
+    static let weights = CLIFixtures.weightsDirectory
 
     /// The built `superglue` executable next to the test bundle.
     static func binary() throws -> URL {

@@ -49,7 +49,7 @@ import Checkpoints
 
     @Test func nmsKeepsEqualMaximaAndRecoversPointsFreedBySuppression() throws {
         let sp = try SuperPoint(weights: SuperPointFixtures.weights.get())
-        let ws = Workspace()
+        let ws = SuperPointWorkspace()
         let (h, w) = (24, 24)
         ws.reserve(width: w, height: h, descriptorDim: 256)
         let points: [(y: Int, x: Int, score: Float, kept: Bool)] = [

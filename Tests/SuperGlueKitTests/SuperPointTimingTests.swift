@@ -41,7 +41,7 @@ struct SuperPointStageTimingTests {
         let reps = 3
         for _ in 0..<reps { _ = try sp(image: golden.image, width: golden.width, height: golden.height) }
         print("whole forward CPU s per call: \((processCPUSeconds() - t0) / Double(reps))")
-        let ws = Workspace()
+        let ws = SuperPointWorkspace()
         let (H, W) = (480, 640)
         ws.reserve(width: W, height: H, descriptorDim: 256)
         do {

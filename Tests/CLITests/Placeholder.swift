@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct CLITestsPlaceholder {
-    @Test func builds() {}
-}
