@@ -22,7 +22,9 @@ struct MatcherRankingEngine: RankingEngine {
 /// Builds the engine `superglue rank` uses: loads the weights named by `options` and fails with a
 /// clear message (missing files, wrong shapes) before any image is processed.
 func makeRankingEngine(options: MatchingOptions) throws -> any RankingEngine {
-    let matcher = try options.makeMatcher()
+    // A batch job reports a truncated or corrupt JPEG in its status column rather than ranking a
+    // partial image, unless --damaged-jpeg accept asks for cv2's behaviour.
+    let matcher = try options.makeMatcher(damagedJPEGDefault: .reject)
     return MatcherRankingEngine(
         matcher: matcher,
         featureIdentity: try options.featureIdentity(superPointWeightsSHA256: matcher.superPointWeightsID),

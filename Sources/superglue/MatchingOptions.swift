@@ -8,6 +8,11 @@ enum SuperGlueWeightsKind: String, ExpressibleByArgument, CaseIterable, Sendable
     case indoor, outdoor
 }
 
+/// Whether a partly decodable JPEG is used (as cv2.imread does) or refused.
+enum DamagedJPEGPolicy: String, ExpressibleByArgument, CaseIterable, Sendable {
+    case accept, reject
+}
+
 /// SuperPoint and SuperGlue options, for use with `@OptionGroup`.
 struct MatchingOptions: ParsableArguments {
     @Option(name: .long, parsing: .upToNextOption,
@@ -32,6 +37,13 @@ struct MatchingOptions: ParsableArguments {
     @Option(help: "SuperGlue match confidence threshold.")
     var matchThreshold: Float = 0.2
 
+    @Option(help: ArgumentHelp("""
+        What to do with a JPEG that libjpeg can only partly decode (truncated, corrupt data): accept \
+        the partial image as cv2.imread does, or reject it as an error. Default: accept for match, \
+        pairs and extract (reference parity); reject for rank, where such a file gets a status row.
+        """, valueName: "accept|reject"))
+    var damagedJpeg: DamagedJPEGPolicy?
+
     @Option(help: ArgumentHelp("Folder with the weights (superpoint_v1, superglue_indoor/outdoor .safetensors or .pth); default: $SUPERGLUE_WEIGHTS, ./Weights, ~/.cache/superglue-kit.", valueName: "dir"))
     var weights: String?
 
@@ -54,18 +66,22 @@ struct MatchingOptions: ParsableArguments {
         }
     }
 
-    /// The library configuration these options describe.
-    func matcherConfig() throws -> MatcherConfig {
-        MatcherConfig(
+    /// The library configuration these options describe; `damagedJPEGDefault` is the command's
+    /// policy when `--damaged-jpeg` is not given.
+    func matcherConfig(damagedJPEGDefault: DamagedJPEGPolicy = .accept) throws -> MatcherConfig {
+        var decoding = ImageDecodingOptions()
+        decoding.acceptsDamagedJPEG = (damagedJpeg ?? damagedJPEGDefault) == .accept
+        return MatcherConfig(
             resize: try resizeSpec(),
             superPoint: SuperPointConfig(nmsRadius: nmsRadius, keypointThreshold: keypointThreshold, maxKeypoints: maxKeypoints),
             superGlue: SuperGlueConfig(weights: superglue == .indoor ? .indoor : .outdoor,
-                                       sinkhornIterations: sinkhornIterations, matchThreshold: matchThreshold))
+                                       sinkhornIterations: sinkhornIterations, matchThreshold: matchThreshold),
+            decoding: decoding)
     }
 
     /// Loads the networks these options name, searching the weights folders.
-    func makeMatcher() throws -> Matcher {
-        try Matcher(weightsDirectory: weightsDirectory, config: matcherConfig())
+    func makeMatcher(damagedJPEGDefault: DamagedJPEGPolicy = .accept) throws -> Matcher {
+        try Matcher(weightsDirectory: weightsDirectory, config: matcherConfig(damagedJPEGDefault: damagedJPEGDefault))
     }
 
     /// Rewrites `--resize -1` as `--resize=-1`: the argument parser reads a lone `-1` as an option

@@ -10,7 +10,7 @@ struct SuperGlueCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "superglue",
         abstract: "SuperPoint + SuperGlue feature matching (a Swift port of SuperGluePretrainedNetwork).",
-        subcommands: [MatchCommand.self, PairsCommand.self, ExtractCommand.self, RankCommand.self, MergeCommand.self])
+        subcommands: [MatchCommand.self, PairsCommand.self, ExtractCommand.self, RankCommand.self, MergeCommand.self, BenchmarkCommand.self])
 }
 
 let arguments = MatchingOptions.normalizingNegativeResize(Array(CommandLine.arguments.dropFirst()))

@@ -1,0 +1,163 @@
+// `superglue benchmark`: per-stage timings of this engine on one pair, as JSON for
+// Tools/bench/compare.py (which times the PyTorch reference and ONNX Runtime in the same run).
+import ArgumentParser
+import Checkpoints
+import Foundation
+import SuperGlueKit
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct BenchmarkCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "benchmark",
+        abstract: "Time SuperPoint, SuperGlue (1024 x 1024, 20 and 100 iterations) and a whole pair.",
+        discussion: """
+            Prints per-run milliseconds under superpoint_ms, superglue_20_ms, superglue_100_ms, \
+            sinkhorn_iteration_ms ((t100 - t20) / 80), pair_ms (decode + resize + SuperPoint x2 + SuperGlue \
+            with --sinkhorn-iterations) and peak_rss_mb. With --random-weights no weight files are needed: \
+            timings do not depend on the values, only on shapes (SuperGlue is always given exactly \
+            --superglue-keypoints per side).
+            """)
+
+    @Option(help: "First image.") var image0: String
+    @Option(help: "Second image.") var image1: String
+    @Option(help: "Timed runs per stage.") var runs: Int = 10
+    @Option(help: "Untimed warm-up runs per stage.") var warmup: Int = 2
+    @Option(help: "Keypoints per side for the SuperGlue stages.") var superglueKeypoints: Int = 1024
+    @Flag(help: "Use random weights in the official layout (18 GNN layers) instead of weight files.") var randomWeights = false
+    @Flag(help: "Print JSON only.") var json = false
+    @OptionGroup var matching: MatchingOptions
+
+    func run() throws {
+        guard runs > 0, warmup >= 0, superglueKeypoints > 0 else { throw ValidationError("--runs and --superglue-keypoints must be positive") }
+        let config = try matching.matcherConfig()
+        let superPoint: SuperPoint
+        let superGlueWeights: SafeTensorsFile
+        if randomWeights {
+            superPoint = try SuperPoint(weights: Self.randomWeights(WeightSchema.superPoint(), seed: 1), config: config.superPoint)
+            superGlueWeights = Self.randomWeights(WeightSchema.superGlue(gnnLayers: 18), seed: 2)
+        } else {
+            let m = try matching.makeMatcher()  // resolves and converts weights, fails early
+            superPoint = m.superPoint
+            let locator = WeightsLocator(explicit: matching.weightsDirectory)
+            let file: WeightsFile = config.superGlue.weights == .indoor ? .superGlueIndoor : .superGlueOutdoor
+            superGlueWeights = try WeightConversion.loadWeights(at: locator.locate(file) { _ = try WeightConversion.convertFile(at: $0, to: $1) }, model: .superglue)
+        }
+        func superGlue(_ iterations: Int) throws -> SuperGlue {
+            var c = config.superGlue
+            c.sinkhornIterations = iterations
+            return try SuperGlue(weights: superGlueWeights, config: c)
+        }
+        let matcher = Matcher(superPoint: superPoint, superGlue: try superGlue(config.superGlue.sinkhornIterations), config: config)
+        let sg20 = try superGlue(20), sg100 = try superGlue(100)
+        let url0 = URL(fileURLWithPath: image0), url1 = URL(fileURLWithPath: image1)
+
+        let prepared = try ImageLoader.prepare(contentsOf: url0, options: PreprocessingOptions(resize: config.resize, decoding: config.decoding))
+        let superPointMs = try time { _ = try matcher.extract(prepared) }
+        let f0 = Self.exactly(superglueKeypoints, try matcher.extract(url0).features, seed: 3)
+        let f1 = Self.exactly(superglueKeypoints, try matcher.extract(url1).features, seed: 4)
+        let sg20Ms = try time { _ = try sg20.match(f0, f1) }
+        let sg100Ms = try time { _ = try sg100.match(f0, f1) }
+        let pairMs = try time { _ = try matcher.match(url0, url1) }
+        let sinkhornMs = zip(sg100Ms, sg20Ms).map { ($0 - $1) / 80 }
+
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        let result: [String: Any] = [
+            "superpoint_ms": superPointMs, "superglue_20_ms": sg20Ms, "superglue_100_ms": sg100Ms,
+            "sinkhorn_iteration_ms": sinkhornMs, "pair_ms": pairMs,
+            "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+            "keypoints": [f0.count, f1.count], "image_size": [prepared.width, prepared.height],
+            "weights": randomWeights ? "random" : "files",
+        ]
+        if !json {
+            for key in ["superpoint_ms", "superglue_20_ms", "superglue_100_ms", "sinkhorn_iteration_ms", "pair_ms"] {
+                if let v = result[key] as? [Double] { print(String(format: "%-22@ median %8.2f ms", key as NSString, Self.median(v))) }
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    private func time(_ body: () throws -> Void) throws -> [Double] {
+        for _ in 0..<warmup { try body() }
+        var out: [Double] = []
+        for _ in 0..<runs {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            out.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        return out
+    }
+
+    static func median(_ v: [Double]) -> Double {
+        let s = v.sorted()
+        return s.isEmpty ? .nan : (s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2)
+    }
+
+    /// Truncates to the `n` first keypoints, or pads with random keypoints and unit descriptors.
+    static func exactly(_ n: Int, _ f: Features, seed: UInt64) -> Features {
+        var g = SplitMix64(seed: seed)
+        var out = f
+        let d = f.descriptorDim
+        if f.count >= n {
+            out.keypoints = Array(f.keypoints.prefix(2 * n))
+            out.scores = Array(f.scores.prefix(n))
+            out.descriptors = Array(f.descriptors.prefix(n * d))
+            return out
+        }
+        for _ in f.count..<n {
+            out.keypoints += [Float(g.unit()) * Float(f.imageWidth - 1), Float(g.unit()) * Float(f.imageHeight - 1)]
+            out.scores.append(Float(g.unit()))
+            var v = (0..<d).map { _ in Float(g.unit() - 0.5) }
+            let norm = max(v.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-6)
+            v = v.map { $0 / norm }
+            out.descriptors += v
+        }
+        return out
+    }
+
+    /// Weights with the schema's names and shapes: torch's default uniform(+-1/sqrt(fan_in)) for
+    /// convolutions, identity BatchNorm, bin_score 1.
+    static func randomWeights(_ schema: WeightSchema, seed: UInt64) -> SafeTensorsFile {
+        var g = SplitMix64(seed: seed)
+        var file = SafeTensorsFile(metadata: ["model": schema.kind.rawValue, "source_file": "random"])
+        let shapes = Dictionary(schema.entries.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
+        for entry in schema.entries where !entry.optional {
+            let count = entry.shape.reduce(1, *)
+            let name = entry.name
+            var values: [Float]
+            if name.hasSuffix("running_var") {
+                values = [Float](repeating: 1, count: count)
+            } else if name.hasSuffix("running_mean") {
+                values = [Float](repeating: 0, count: count)
+            } else if name == "bin_score" {
+                values = [1]
+            } else {
+                // Bias bound from its layer's weight fan-in; BatchNorm affine parameters random too.
+                let weightShape = name.hasSuffix(".bias") ? shapes[String(name.dropLast(5)) + ".weight"] ?? entry.shape : entry.shape
+                let fanIn = max(weightShape.dropFirst().reduce(1, *), 1)
+                let bound = 1 / Double(fanIn).squareRoot()
+                values = (0..<count).map { _ in Float((2 * g.unit() - 1) * bound) }
+            }
+            file.tensors[name] = RawTensor(shape: entry.shape, floats: values)
+        }
+        return file
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for benchmark inputs.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
