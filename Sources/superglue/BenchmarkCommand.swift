@@ -63,11 +63,17 @@ struct BenchmarkCommand: ParsableCommand {
         let sinkhornMs = zip(sg100Ms, sg20Ms).map { ($0 - $1) / 80 }
 
         var usage = rusage()
+        #if os(Linux)
         getrusage(RUSAGE_SELF.rawValue, &usage)
+        let peakRSSMB = Double(usage.ru_maxrss) / 1024  // KiB on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        let peakRSSMB = Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
+        #endif
         let result: [String: Any] = [
             "superpoint_ms": superPointMs, "superglue_20_ms": sg20Ms, "superglue_100_ms": sg100Ms,
             "sinkhorn_iteration_ms": sinkhornMs, "pair_ms": pairMs,
-            "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+            "peak_rss_mb": peakRSSMB,
             "keypoints": [f0.count, f1.count], "image_size": [prepared.width, prepared.height],
             "weights": randomWeights ? "random" : "files",
         ]
