@@ -50,6 +50,25 @@ struct SuperPointStageTimingTests {
                 for _ in 0..<reps { body() }
                 print("  \(label): \((processCPUSeconds() - s) / Double(reps) * 1000) ms CPU")
             }
+            golden.image.withUnsafeBufferPointer { img in
+                stage("conv1a whole image, 10-row bands") {
+                    var y0 = 0
+                    while y0 < H {
+                        sp.conv1a.apply(input: MapRows(base: img.baseAddress!, firstRow: 0, validRows: 0..<H), width: W,
+                                        rows: y0..<min(y0 + 10, H), output: ws.level1a.base, relu: true, scratch: ws.im2col.base)
+                        y0 += 10
+                    }
+                }
+            }
+            stage("conv1b+pool (input: garbage band, timing only)") {
+                var y0 = 0
+                while y0 < H {
+                    sp.conv1b.apply(input: MapRows(base: ws.level1a.base, firstRow: max(y0 - 1, 0), validRows: max(y0 - 1, 0)..<min(y0 + 9, H)),
+                                    width: W, rows: y0..<min(y0 + 8, H), output: ws.mapA.base + (y0 / 2) * 320 * 64,
+                                    relu: true, pool: true, scratch: ws.winograd.base)
+                    y0 += 8
+                }
+            }
             stage("conv2a 320x240") { sp.convolve(sp.conv2a, input: ws.mapA.base, height: 240, width: 320, output: ws.mapB.base, ws: ws) }
             stage("conv2b+pool") { sp.convolvePooled(sp.conv2b, input: ws.mapB.base, height: 240, width: 320, output: ws.mapA.base, ws: ws) }
             stage("conv3a 160x120") { sp.convolve(sp.conv3a, input: ws.mapA.base, height: 120, width: 160, output: ws.mapB.base, ws: ws) }
