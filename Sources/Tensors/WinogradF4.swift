@@ -10,7 +10,9 @@
 
 /// A 3x3, padding-1 convolution evaluated with Winograd F(4x4, 3x3).
 public struct WinogradF4Conv3x3: Sendable {
+    /// Number of input channels.
     public let inChannels: Int
+    /// Number of output channels.
     public let outChannels: Int
     /// `U = G g G^T` per channel pair: `[36][inChannels][outChannels]`.
     public let transformedWeights: [Float]
