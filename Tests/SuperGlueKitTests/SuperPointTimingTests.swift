@@ -1,11 +1,13 @@
-// Opt-in timing printout (not an assertion): SUPERPOINT_TIMING=1 swift test -c release
-//   -Xswiftc -enable-testing --filter SuperPointTimingTests
+// Opt-in timing printouts (not assertions):
+//   SUPERPOINT_TIMING=1 swift test -c release -Xswiftc -enable-testing --filter SuperPointTimingTests
+//   OPENBLAS_NUM_THREADS=1 SUPERPOINT_TIMING=1 swift test -c release -Xswiftc -enable-testing \
+//       --filter SuperPointStageTimingTests       (per-stage process CPU time)
 import Foundation
 import Testing
 @testable import SuperGlueKit
 import Tensors
 
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
 struct SuperPointTimingTests {
     @Test(arguments: ["astronaut_640x480", "coffee_1024x768"])
     func forwardMedian(_ name: String) throws {
@@ -31,7 +33,7 @@ func processCPUSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
 struct SuperPointStageTimingTests {
     @Test func stagesAt640x480() throws {
         let golden = try SuperPointFixtures.golden("astronaut_640x480")
