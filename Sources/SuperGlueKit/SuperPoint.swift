@@ -191,7 +191,7 @@ extension SuperPoint {
         }
 
         // Levels 2 to 4: the first convolution of each level writes a whole map; the second is
-        // pooled band by band (except at level 4, which feeds both heads unpooled).
+        // pooled tile by tile as it is computed (except at level 4, which feeds both heads).
         convolve(conv2a, input: ws.mapA.base, height: h2, width: w2, output: ws.mapB.base, ws: ws)
         convolvePooled(conv2b, input: ws.mapB.base, height: h2, width: w2, output: ws.mapA.base, ws: ws)
         convolve(conv3a, input: ws.mapA.base, height: h3, width: w3, output: ws.mapB.base, ws: ws)
