@@ -63,6 +63,7 @@ public struct MapRows {
     /// Rows that are stored; every other row reads as zeros.
     public var validRows: Range<Int>
 
+    /// Rows `validRows` of a map `channels` wide, row `firstRow` at `base`.
     public init(base: UnsafePointer<Float>, firstRow: Int, validRows: Range<Int>) {
         self.base = base
         self.firstRow = firstRow

@@ -15,7 +15,9 @@
 
 /// A 3x3, padding-1 convolution evaluated with Winograd F(2x2, 3x3).
 public struct WinogradConv3x3: Sendable {
+    /// Number of input channels.
     public let inChannels: Int
+    /// Number of output channels.
     public let outChannels: Int
     /// `U = G g G^T` per channel pair: `[16][inChannels][outChannels]`.
     public let transformedWeights: [Float]

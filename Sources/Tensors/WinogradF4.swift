@@ -10,7 +10,9 @@
 
 /// A 3x3, padding-1 convolution evaluated with Winograd F(4x4, 3x3).
 public struct WinogradF4Conv3x3: Sendable {
+    /// Number of input channels.
     public let inChannels: Int
+    /// Number of output channels.
     public let outChannels: Int
     /// `U = G g G^T` per channel pair: `[36][inChannels][outChannels]`.
     public let transformedWeights: [Float]
@@ -122,6 +124,10 @@ public struct WinogradF4Conv3x3: Sendable {
                     }
                     // temp[i][l] = sum_k B^T[i][k] d[k][l]; V[i][j] = sum_l B^T[j][l] temp[i][l].
                     let v = transformed + t * 36 * cin
+                    if cin % 8 == 0 {
+                        inputTransformF4(UnsafePointer(patch), channels: cin, temp: temp, into: v)
+                        continue
+                    }
                     for i in 0..<6 {
                         for l in 0..<6 {
                             combine(Self.bTRows[i], count: cin, into: temp + (i * 6 + l) * cin) { patch[$0 * 6 + l] }
@@ -147,14 +153,17 @@ public struct WinogradF4Conv3x3: Sendable {
                         let tile = first + t
                         let ty = tile / tileCols, tx = tile % tileCols
                         let m = products + t * 36 * cout
+                        // Y goes to m's first 16 slots (M is no longer needed).
+                        let y = m
+                        if cout % 8 == 0 {
+                            outputTransformF4(m, channels: cout, bias: bias, relu: relu, temp: temp)
+                        } else {
                         // s[i][l] = sum_k A^T[i][k] M[k][l] (4 x 6); Y[i][j] = sum_l A^T[j][l] s[i][l].
                         for i in 0..<4 {
                             for l in 0..<6 {
                                 combine(Self.aTRows[i], count: cout, into: temp + (i * 6 + l) * cout) { UnsafePointer(m + ($0 * 6 + l) * cout) }
                             }
                         }
-                        // Y goes to m's first 16 slots (M is no longer needed).
-                        let y = m
                         for i in 0..<4 {
                             for j in 0..<4 {
                                 let dst = y + (i * 4 + j) * cout
@@ -165,6 +174,7 @@ public struct WinogradF4Conv3x3: Sendable {
                                     for c in 0..<cout { dst[c] += bias[c] }
                                 }
                             }
+                        }
                         }
                         if pool {
                             // Four 2x2 windows per tile; floor pooling drops windows cut by the edge.
@@ -222,3 +232,88 @@ public protocol BandedConvolution3x3: Sendable {
 
 extension WinogradConv3x3: BandedConvolution3x3 {}
 extension WinogradF4Conv3x3: BandedConvolution3x3 {}
+
+// Fast paths for channel counts that are multiples of 8: the 1-D transforms on 8 channels at a
+// time, held in SIMD registers, in two passes (columns, then rows) through an L1-sized buffer.
+
+typealias Float8 = SIMD8<Float>
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
+@inline(__always) func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
+}
+
+/// B^T d for six values (one column or row of a 6x6 patch).
+@inline(__always)
+func inputTransform6(_ d0: Float8, _ d1: Float8, _ d2: Float8, _ d3: Float8, _ d4: Float8, _ d5: Float8)
+    -> (Float8, Float8, Float8, Float8, Float8, Float8) {
+    let r0 = 4 * d0 - 5 * d2 + d4
+    let r1 = d3 + d4 - 4 * (d1 + d2)
+    let r2 = 4 * (d1 - d2) - d3 + d4
+    let r3 = 2 * (d3 - d1) - d2 + d4
+    let r4 = 2 * (d1 - d3) - d2 + d4
+    let r5 = 4 * d1 - 5 * d3 + d5
+    return (r0, r1, r2, r3, r4, r5)
+}
+
+/// V = B^T d B for one 6x6 patch (`d[6 i + j]` points at pixel (i, j)'s channels), channels % 8 == 0.
+@inline(__always)
+func inputTransformF4(_ d: UnsafePointer<UnsafePointer<Float>>, channels n: Int,
+                      temp: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>) {
+    var c = 0
+    while c < n {
+        for l in 0..<6 {
+            let r = inputTransform6(load8(d[l] + c), load8(d[6 + l] + c), load8(d[12 + l] + c),
+                                    load8(d[18 + l] + c), load8(d[24 + l] + c), load8(d[30 + l] + c))
+            store8(r.0, temp + (0 * 6 + l) * 8); store8(r.1, temp + (1 * 6 + l) * 8)
+            store8(r.2, temp + (2 * 6 + l) * 8); store8(r.3, temp + (3 * 6 + l) * 8)
+            store8(r.4, temp + (4 * 6 + l) * 8); store8(r.5, temp + (5 * 6 + l) * 8)
+        }
+        for i in 0..<6 {
+            let t = temp + i * 48
+            let r = inputTransform6(load8(t), load8(t + 8), load8(t + 16), load8(t + 24), load8(t + 32), load8(t + 40))
+            let o = v + i * 6 * n + c
+            store8(r.0, o); store8(r.1, o + n); store8(r.2, o + 2 * n)
+            store8(r.3, o + 3 * n); store8(r.4, o + 4 * n); store8(r.5, o + 5 * n)
+        }
+        c += 8
+    }
+}
+
+/// A^T m for six values.
+@inline(__always)
+func outputTransform6(_ m0: Float8, _ m1: Float8, _ m2: Float8, _ m3: Float8, _ m4: Float8, _ m5: Float8)
+    -> (Float8, Float8, Float8, Float8) {
+    let a = m1 + m2, b = m1 - m2, p = m3 + m4, q = m3 - m4
+    return (m0 + a + p, b + 2 * q, a + 4 * p, b + 8 * q + m5)
+}
+
+/// Y = A^T M A (+ bias, ReLU) in place: `m` is `[36][channels]`; Y goes to its first 16 slots.
+@inline(__always)
+func outputTransformF4(_ m: UnsafeMutablePointer<Float>, channels n: Int, bias: UnsafePointer<Float>, relu: Bool,
+                       temp: UnsafeMutablePointer<Float>) {
+    var c = 0
+    let zero = Float8(repeating: 0)
+    while c < n {
+        for l in 0..<6 {
+            let col = m + l * n + c
+            let s = outputTransform6(load8(col), load8(col + 6 * n), load8(col + 12 * n),
+                                     load8(col + 18 * n), load8(col + 24 * n), load8(col + 30 * n))
+            store8(s.0, temp + (0 * 6 + l) * 8); store8(s.1, temp + (1 * 6 + l) * 8)
+            store8(s.2, temp + (2 * 6 + l) * 8); store8(s.3, temp + (3 * 6 + l) * 8)
+        }
+        let b = load8(bias + c)
+        for i in 0..<4 {
+            let t = temp + i * 48
+            var y = outputTransform6(load8(t), load8(t + 8), load8(t + 16), load8(t + 24), load8(t + 32), load8(t + 40))
+            y.0 += b; y.1 += b; y.2 += b; y.3 += b
+            if relu {
+                y.0 = pointwiseMax(y.0, zero); y.1 = pointwiseMax(y.1, zero)
+                y.2 = pointwiseMax(y.2, zero); y.3 = pointwiseMax(y.3, zero)
+            }
+            let o = m + i * 4 * n + c
+            store8(y.0, o); store8(y.1, o + n); store8(y.2, o + 2 * n); store8(y.3, o + 3 * n)
+        }
+        c += 8
+    }
+}

@@ -47,6 +47,22 @@ import Checkpoints
         #expect(throws: SuperPointError.self) { try sp(image: [Float](repeating: 0, count: 10), width: 16, height: 16) }
     }
 
+    @Test func smallestImagesRun() throws {
+        let sp = try SuperPoint(weights: SuperPointFixtures.weights.get())
+        var rng = SystemRandomNumberGenerator()
+        // 8x8: one cell, and remove_borders(4) of an 8x8 score map leaves no pixel.
+        let one = try sp(image: (0..<64).map { _ in Float.random(in: 0...1, using: &rng) }, width: 8, height: 8)
+        #expect(one.count == 0 && one.descriptors.isEmpty)
+        // 23x17 (2x2 cells, odd sizes): whatever is found lies in [4, 12) and is unit length.
+        let small = try sp(image: (0..<(23 * 17)).map { _ in Float.random(in: 0...1, using: &rng) }, width: 23, height: 17)
+        for i in 0..<small.count {
+            let (x, y) = small.keypoint(i)
+            #expect(x >= 4 && x < 12 && y >= 4 && y < 12)
+            let norm = (0..<256).map { small.descriptors[i * 256 + $0] * small.descriptors[i * 256 + $0] }.reduce(0, +)
+            #expect(abs(norm - 1) < 1e-5)
+        }
+    }
+
     @Test func nmsKeepsEqualMaximaAndRecoversPointsFreedBySuppression() throws {
         let sp = try SuperPoint(weights: SuperPointFixtures.weights.get())
         let ws = SuperPointWorkspace()

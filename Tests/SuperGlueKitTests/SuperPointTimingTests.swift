@@ -1,11 +1,13 @@
-// Opt-in timing printout (not an assertion): SUPERPOINT_TIMING=1 swift test -c release
-//   -Xswiftc -enable-testing --filter SuperPointTimingTests
+// Opt-in timing printouts (not assertions):
+//   SUPERPOINT_TIMING=1 swift test -c release -Xswiftc -enable-testing --filter SuperPointTimingTests
+//   OPENBLAS_NUM_THREADS=1 SUPERPOINT_TIMING=1 swift test -c release -Xswiftc -enable-testing \
+//       --filter SuperPointStageTimingTests       (per-stage process CPU time)
 import Foundation
 import Testing
 @testable import SuperGlueKit
 import Tensors
 
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
 struct SuperPointTimingTests {
     @Test(arguments: ["astronaut_640x480", "coffee_1024x768"])
     func forwardMedian(_ name: String) throws {
@@ -31,7 +33,7 @@ func processCPUSeconds() -> Double {
     return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
 
-@Suite(.enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
+@Suite(.serialized, .enabled(if: ProcessInfo.processInfo.environment["SUPERPOINT_TIMING"] != nil))
 struct SuperPointStageTimingTests {
     @Test func stagesAt640x480() throws {
         let golden = try SuperPointFixtures.golden("astronaut_640x480")
@@ -49,6 +51,25 @@ struct SuperPointStageTimingTests {
                 let s = processCPUSeconds()
                 for _ in 0..<reps { body() }
                 print("  \(label): \((processCPUSeconds() - s) / Double(reps) * 1000) ms CPU")
+            }
+            golden.image.withUnsafeBufferPointer { img in
+                stage("conv1a whole image, 10-row bands") {
+                    var y0 = 0
+                    while y0 < H {
+                        sp.conv1a.apply(input: MapRows(base: img.baseAddress!, firstRow: 0, validRows: 0..<H), width: W,
+                                        rows: y0..<min(y0 + 10, H), output: ws.level1a.base, relu: true, scratch: ws.im2col.base)
+                        y0 += 10
+                    }
+                }
+            }
+            stage("conv1b+pool (input: garbage band, timing only)") {
+                var y0 = 0
+                while y0 < H {
+                    sp.conv1b.apply(input: MapRows(base: ws.level1a.base, firstRow: max(y0 - 1, 0), validRows: max(y0 - 1, 0)..<min(y0 + 9, H)),
+                                    width: W, rows: y0..<min(y0 + 8, H), output: ws.mapA.base + (y0 / 2) * 320 * 64,
+                                    relu: true, pool: true, scratch: ws.winograd.base)
+                    y0 += 8
+                }
             }
             stage("conv2a 320x240") { sp.convolve(sp.conv2a, input: ws.mapA.base, height: 240, width: 320, output: ws.mapB.base, ws: ws) }
             stage("conv2b+pool") { sp.convolvePooled(sp.conv2b, input: ws.mapB.base, height: 240, width: 320, output: ws.mapA.base, ws: ws) }
