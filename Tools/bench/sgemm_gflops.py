@@ -72,7 +72,10 @@ class NumpyOpenBLAS:
         except ImportError:
             return
         self.limits = threadpoolctl.threadpool_limits(limits=threads, user_api="blas")
-        blas = [lib for lib in threadpoolctl.threadpool_info() if lib.get("user_api") == "blas"]
+        # The system library, once loaded through ctypes, shows up here too: keep numpy's own.
+        numpy_dir = os.path.dirname(os.path.dirname(np.__file__))
+        blas = [lib for lib in threadpoolctl.threadpool_info()
+                if lib.get("user_api") == "blas" and lib.get("filepath", "").startswith(numpy_dir)]
         self.info = "; ".join(f"{lib.get('internal_api')} {lib.get('version')} ({os.path.basename(lib.get('filepath', ''))}): "
                               f"kernel architecture {lib.get('architecture')}, threads {lib.get('num_threads')}"
                               for lib in blas) or "no BLAS found by threadpoolctl"
