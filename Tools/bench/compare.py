@@ -541,7 +541,7 @@ def run_ours(args, report):
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit(f"--ours-cmd exited with status {done.returncode}")
-    parsed = parse_ours_json(done.stdout)
+    parsed = parse_json_object(done.stdout)
     ours = report["ours"]
     for key, value in parsed.items():
         if key == "peak_rss_mb":
@@ -558,7 +558,7 @@ def run_ours(args, report):
         print(f"note: --ours-cmd reported stages not compared here: {', '.join(unknown)}", file=sys.stderr)
 
 
-def parse_ours_json(stdout):
+def parse_json_object(stdout):
     """The whole stdout as one JSON object, or else the last line that is one (the command may log)."""
     text = stdout.strip()
     candidates = [text] + [line.strip() for line in reversed(text.splitlines())]
@@ -570,7 +570,7 @@ def parse_ours_json(stdout):
                 continue
             if isinstance(value, dict):
                 return value
-    raise SystemExit("--ours-cmd printed no JSON object on stdout; got:\n" + text[-2000:])
+    raise SystemExit("no JSON object on the command's stdout; got:\n" + text[-2000:])
 
 
 def measure_rss(args, report):
@@ -588,7 +588,7 @@ def measure_rss(args, report):
     if done.returncode != 0:
         sys.stderr.write(done.stderr[-4000:])
         raise SystemExit("the peak-RSS child process failed")
-    child = parse_ours_json(done.stdout)
+    child = parse_json_object(done.stdout)
     report["peak_rss_mb"]["pytorch"] = child["peak_rss_mb"]
     report["peak_rss_mb"]["pytorch_after_imports"] = child["rss_after_imports_mb"]
 
@@ -658,7 +658,7 @@ def print_report(report, med):
     print(f"threads: {cfg['threads']}; runs: {cfg['runs']} (+{cfg['warmup']} warm-up); images: "
           f"{Path(cfg['image0']).name}, {Path(cfg['image1']).name} at {cfg['resize'][0]}x{cfg['resize'][1]}; "
           f"weights: {cfg['weights']}")
-    print(f"versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
     print()
     print("Medians in milliseconds; speed-up = other median / ours median (> 1 means ours is faster).")
     rows = []
@@ -701,7 +701,8 @@ def print_report(report, med):
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--reference", required=True, help="checkout of SuperGluePretrainedNetwork (has models/)")
-    p.add_argument("--image0"), p.add_argument("--image1")
+    p.add_argument("--image0", help="first JPEG (default: first of the sample images, sorted)")
+    p.add_argument("--image1", help="second JPEG (default: second of the sample images)")
     p.add_argument("--resize", type=int, nargs=2, default=[640, 480], metavar=("W", "H"))
     p.add_argument("--runs", type=int, default=10, help="timed runs per stage (default 10)")
     p.add_argument("--warmup", type=int, default=2, help="untimed runs per stage first (default 2)")
