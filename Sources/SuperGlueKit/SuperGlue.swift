@@ -159,7 +159,8 @@ public final class SuperGlue: Sendable {
         guard features.descriptors.count == n * features.descriptorDim else {
             throw SuperGlueError.invalidFeatures("\(name) has \(features.descriptors.count) descriptor values for \(n) keypoints (expected \(n * features.descriptorDim))")
         }
-        guard features.imageWidth > 0, features.imageHeight > 0 else {
+        // The size only enters the keypoint normalisation, which an empty set never reaches.
+        guard n == 0 || (features.imageWidth > 0 && features.imageHeight > 0) else {
             throw SuperGlueError.invalidFeatures("\(name) has image size \(features.imageWidth) x \(features.imageHeight)")
         }
         guard features.keypoints.allSatisfy(\.isFinite), features.scores.allSatisfy(\.isFinite),
