@@ -105,7 +105,9 @@ public final class SuperGlue: Sendable {
             try PropagationLayer(root.scoped("gnn.layers.\(index)"), dim: dim, heads: Self.headCount, isCross: index % 2 == 1)
         }
         finalProjection = try DenseLayer(conv: root.scoped("final_proj"), inputs: dim, outputs: dim)
-        let bin = try root.tensor("bin_score", [])  // [] (scalar)
+        // [] (scalar). A one-element vector is accepted too, as torch's load_state_dict does for
+        // 0-d parameters (numpy writers often store scalars that way).
+        let bin = try root.tensor("bin_score", root.shape(of: "bin_score") == [1] ? [1] : [])
         binScore = bin[0]
         try store.finish()
     }
