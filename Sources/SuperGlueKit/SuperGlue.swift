@@ -105,7 +105,9 @@ public final class SuperGlue: Sendable {
             try PropagationLayer(root.scoped("gnn.layers.\(index)"), dim: dim, heads: Self.headCount, isCross: index % 2 == 1)
         }
         finalProjection = try DenseLayer(conv: root.scoped("final_proj"), inputs: dim, outputs: dim)
-        let bin = try root.tensor("bin_score", [])  // [] (scalar)
+        // [] (scalar). A one-element vector is accepted too, as torch's load_state_dict does for
+        // 0-d parameters (numpy writers often store scalars that way).
+        let bin = try root.tensor("bin_score", root.shape(of: "bin_score") == [1] ? [1] : [])
         binScore = bin[0]
         try store.finish()
     }
@@ -159,7 +161,8 @@ public final class SuperGlue: Sendable {
         guard features.descriptors.count == n * features.descriptorDim else {
             throw SuperGlueError.invalidFeatures("\(name) has \(features.descriptors.count) descriptor values for \(n) keypoints (expected \(n * features.descriptorDim))")
         }
-        guard features.imageWidth > 0, features.imageHeight > 0 else {
+        // The size only enters the keypoint normalisation, which an empty set never reaches.
+        guard n == 0 || (features.imageWidth > 0 && features.imageHeight > 0) else {
             throw SuperGlueError.invalidFeatures("\(name) has image size \(features.imageWidth) x \(features.imageHeight)")
         }
         guard features.keypoints.allSatisfy(\.isFinite), features.scores.allSatisfy(\.isFinite),
