@@ -183,7 +183,7 @@ public final class SuperGlue: Sendable {
         let tokens = workspace.tokens.reserve(tokenCount * tokenStride)  // [T, 2D]: descriptor | message
         let qkv = workspace.qkv.reserve(tokenCount * max(3 * dim, maxWidth))  // [T, 3D]
         let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, maxWidth))  // [T, 2D]
-        let attention = workspace.attention.reserve(max(count0, count1) * max(count0, count1))
+        let attention = workspace.attention.reserve(max(count0, count1) * (max(count0, count1) + 1))
         let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
 
         // Keypoint encoder input rows (x, y, score) in the reference's normalised coordinates.
