@@ -130,6 +130,27 @@ import Testing
         let softmax = median { scores.withUnsafeMutableBufferPointer { softmaxRows($0.baseAddress!, rows: n, columns: n, rowStride: n) } }
         #expect(abs(scores[0..<n].reduce(0, +) - 1) < 1e-3)
         print("sgemm 2048x512x512: \(2.0 * 2048 * 512 * 512 / gemm / 1e9) GFLOP/s; softmax 1024x1024: \(softmax * 1e3) ms (\(Double(n * n) / softmax / 1e9) Gexp/s)")
+        // Sinkhorn on a 1024 x 1024 score matrix with a few strong matches, as SuperGlue produces.
+        var base = [Float](repeating: 0, count: (n + 1) * (n + 1))
+        for i in 0..<n { for j in 0..<n { base[i * (n + 1) + j] = Float(((i * 7919 + j * 104_729) % 1000)) / 100 - 5 } }
+        for i in stride(from: 0, to: n, by: 3) { base[i * (n + 1) + (i * 17) % n] += 12 }
+        let workspace = SinkhornWorkspace()
+        for method in [SinkhornMethod.logDomain, .stabilizedScaling] {
+            var line = "Sinkhorn 1024x1024 \(method):"
+            for iterations in [0, 20, 100] {
+                var work = base
+                let seconds = median {
+                    work = base
+                    work.withUnsafeMutableBufferPointer {
+                        logOptimalTransport(couplings: $0.baseAddress!, rows: n, columns: n, binScore: 1, iterations: iterations,
+                                            method: method, workspace: workspace)
+                    }
+                }
+                #expect(work[0].isFinite)
+                line += " \(iterations) it \(seconds * 1e3) ms;"
+            }
+            print(line)
+        }
         _ = a; _ = b
     }
 }
