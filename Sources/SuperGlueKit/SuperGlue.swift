@@ -37,7 +37,7 @@ public final class SuperGlue: Sendable {
     private let layers: [PropagationLayer]
     private let finalProjection: DenseLayer
     private let binScore: Float
-    private let workspaces = WorkspacePool()
+    private let workspaces = SuperGlueWorkspacePool()
 
     /// Number of attention heads; fixed by the architecture.
     public static let headCount = 4
@@ -174,7 +174,7 @@ public final class SuperGlue: Sendable {
 
     /// Runs the network and Sinkhorn; returns the `(count0 + 1) x (count1 + 1)` log assignment,
     /// which lives in `workspace`.
-    private func forward(_ features0: Features, _ features1: Features, workspace: Workspace) -> UnsafeMutablePointer<Float> {
+    private func forward(_ features0: Features, _ features1: Features, workspace: SuperGlueWorkspace) -> UnsafeMutablePointer<Float> {
         let dim = config.descriptorDim
         let count0 = features0.count, count1 = features1.count
         let tokenCount = count0 + count1
@@ -434,7 +434,7 @@ struct PropagationLayer: Sendable {
 // MARK: - Workspaces
 
 /// A growable float buffer that keeps its allocation between calls.
-final class ScratchBuffer {
+final class SuperGlueScratchBuffer {
     private var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var capacity = 1
 
@@ -452,29 +452,29 @@ final class ScratchBuffer {
 }
 
 /// The buffers of one forward pass, sized by the largest pair seen so far.
-final class Workspace {
-    let tokens = ScratchBuffer()
-    let qkv = ScratchBuffer()
-    let hidden = ScratchBuffer()
-    let attention = ScratchBuffer()
-    let couplings = ScratchBuffer()
+final class SuperGlueWorkspace {
+    let tokens = SuperGlueScratchBuffer()
+    let qkv = SuperGlueScratchBuffer()
+    let hidden = SuperGlueScratchBuffer()
+    let attention = SuperGlueScratchBuffer()
+    let couplings = SuperGlueScratchBuffer()
     let sinkhorn = SinkhornWorkspace()
 }
 
 /// Workspaces not in use. A caller takes one (or a new one when all are busy) and gives it back,
 /// so concurrent calls never share buffers and sequential calls reuse them.
-final class WorkspacePool: @unchecked Sendable {
+final class SuperGlueWorkspacePool: @unchecked Sendable {
     // Guarded by `lock`; the workspaces themselves are only touched by the caller holding one.
-    private var idle: [Workspace] = []
+    private var idle: [SuperGlueWorkspace] = []
     private let lock = NSLock()
 
-    func take() -> Workspace {
+    func take() -> SuperGlueWorkspace {
         lock.lock()
         defer { lock.unlock() }
-        return idle.popLast() ?? Workspace()
+        return idle.popLast() ?? SuperGlueWorkspace()
     }
 
-    func give(_ workspace: Workspace) {
+    func give(_ workspace: SuperGlueWorkspace) {
         lock.lock()
         idle.append(workspace)
         lock.unlock()

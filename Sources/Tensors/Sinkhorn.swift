@@ -273,7 +273,7 @@ struct SinkhornProblem {
 }
 
 /// Row-major `rows x columns` matrix transposed into `output` (`columns x rows`), in cache blocks.
-public func transpose(_ input: UnsafePointer<Float>, rows: Int, columns: Int, into output: UnsafeMutablePointer<Float>) {
+func transpose(_ input: UnsafePointer<Float>, rows: Int, columns: Int, into output: UnsafeMutablePointer<Float>) {
     let block = 32
     var i0 = 0
     while i0 < rows {
