@@ -183,7 +183,7 @@ public final class SuperGlue: Sendable {
         let tokens = workspace.tokens.reserve(tokenCount * tokenStride)  // [T, 2D]: descriptor | message
         let qkv = workspace.qkv.reserve(tokenCount * max(3 * dim, maxWidth))  // [T, 3D]
         let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, maxWidth))  // [T, 2D]
-        let attention = workspace.attention.reserve(max(count0, count1) * max(count0, count1))
+        let attention = workspace.attention.reserve(max(count0, count1) * (max(count0, count1) + 1))
         let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
 
         // Keypoint encoder input rows (x, y, score) in the reference's normalised coordinates.
@@ -434,7 +434,7 @@ struct PropagationLayer: Sendable {
 // MARK: - Workspaces
 
 /// A growable float buffer that keeps its allocation between calls.
-final class ScratchBuffer {
+final class SuperGlueScratchBuffer {
     private var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
     private var capacity = 1
 
@@ -453,11 +453,11 @@ final class ScratchBuffer {
 
 /// The buffers of one forward pass, sized by the largest pair seen so far.
 final class SuperGlueWorkspace {
-    let tokens = ScratchBuffer()
-    let qkv = ScratchBuffer()
-    let hidden = ScratchBuffer()
-    let attention = ScratchBuffer()
-    let couplings = ScratchBuffer()
+    let tokens = SuperGlueScratchBuffer()
+    let qkv = SuperGlueScratchBuffer()
+    let hidden = SuperGlueScratchBuffer()
+    let attention = SuperGlueScratchBuffer()
+    let couplings = SuperGlueScratchBuffer()
     let sinkhorn = SinkhornWorkspace()
 }
 

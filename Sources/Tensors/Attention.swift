@@ -17,8 +17,11 @@ public typealias FloatVector = SIMD8<Float>
 /// Lanes below -87.33 (including -infinity) give 0; lanes above 88.37 saturate at about 2.4e38.
 @inlinable @inline(__always)
 public func vectorExp(_ x: FloatVector) -> FloatVector {
-    let lowest = FloatVector(repeating: -87.336_55)
-    let clamped = x.clamped(lowerBound: lowest, upperBound: FloatVector(repeating: 88.376_26))
+    let lowest = FloatVector(repeating: -87.336_55), highest = FloatVector(repeating: 88.376_26)
+    // Comparisons and selects rather than pointwiseMin/Max, which the standard library does not
+    // inline for SIMD8 and which carry NaN rules this kernel does not need.
+    var clamped = x.replacing(with: lowest, where: x .< lowest)
+    clamped.replace(with: highest, where: clamped .> highest)
     // Adding 1.5 * 2^23 rounds x / ln2 to the nearest integer and leaves it in the low mantissa bits.
     let roundingMagic = FloatVector(repeating: 12_582_912)
     let shifted = clamped * FloatVector(repeating: 1.442_695_04) + roundingMagic
@@ -37,6 +40,27 @@ public func vectorExp(_ x: FloatVector) -> FloatVector {
     let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
     let result = p * unsafeBitCast(bits, to: FloatVector.self)
     return result.replacing(with: 0, where: x .< lowest)
+}
+
+/// Lane-wise maximum by compare and select (see ``vectorExp(_:)``).
+@inlinable @inline(__always)
+func vectorMax(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
+    a.replacing(with: b, where: b .> a)
+}
+
+/// Largest lane.
+@inlinable @inline(__always)
+func horizontalMax(_ v: FloatVector) -> Float {
+    let low = v.lowHalf, high = v.highHalf
+    let half = low.replacing(with: high, where: high .> low)
+    return max(max(half[0], half[1]), max(half[2], half[3]))
+}
+
+/// Sum of the lanes.
+@inlinable @inline(__always)
+func horizontalSum(_ v: FloatVector) -> Float {
+    let half = v.lowHalf + v.highHalf
+    return (half[0] + half[1]) + (half[2] + half[3])
 }
 
 @inlinable @inline(__always)
@@ -112,12 +136,23 @@ public func softmaxRows(_ matrix: UnsafeMutablePointer<Float>, rows: Int, column
 
 @inline(__always)
 func softmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
+    let inverse = exponentiateRow(p, count: count)
+    let scale = FloatVector(repeating: inverse)
+    let full = count & ~7
+    var j = 0
+    while j < full { storeVector(loadVector(p + j) * scale, p + j); j += 8 }
+    for k in full..<count { p[k] *= inverse }
+}
+
+/// Replaces a row by `exp(x - max)` and returns `1 / sum` of the new values.
+@inline(__always)
+func exponentiateRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     let full = count & ~7
     var maxima = FloatVector(repeating: -.infinity)
     var j = 0
-    while j < full { maxima = pointwiseMax(maxima, loadVector(p + j)); j += 8 }
-    if full < count { maxima = pointwiseMax(maxima, loadPartialVector(p + full, count: count - full, fill: -.infinity)) }
-    let rowMax = FloatVector(repeating: maxima.max())
+    while j < full { maxima = vectorMax(maxima, loadVector(p + j)); j += 8 }
+    if full < count { maxima = vectorMax(maxima, loadPartialVector(p + full, count: count - full, fill: -.infinity)) }
+    let rowMax = FloatVector(repeating: horizontalMax(maxima))
     var sums = FloatVector.zero
     j = 0
     while j < full {
@@ -131,10 +166,7 @@ func softmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
         for k in 0..<(count - full) { p[full + k] = e[k] }
         sums += e
     }
-    let inverse = FloatVector(repeating: 1 / sums.sum())
-    j = 0
-    while j < full { storeVector(loadVector(p + j) * inverse, p + j); j += 8 }
-    for k in full..<count { p[k] *= inverse[0] }
+    return 1 / horizontalSum(sums)
 }
 
 // MARK: - Multi-head attention
@@ -154,7 +186,8 @@ func softmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
 ///   - scale: factor on the dot products (`1 / sqrt(headDim)` for standard attention).
 ///   - output: `queryCount` rows, `outputStride` apart; only the `heads * headDim` leading
 ///     columns are written.
-///   - scratch: room for `queryCount * keyCount` floats (one head's attention matrix).
+///   - scratch: room for `queryCount * (keyCount + 1)` floats (one head's attention matrix and
+///     its row normalisers).
 public func multiHeadAttention(
     query: UnsafePointer<Float>, queryStride: Int, queryCount: Int,
     key: UnsafePointer<Float>, keyStride: Int,
@@ -165,14 +198,23 @@ public func multiHeadAttention(
 ) {
     guard queryCount > 0 else { return }
     precondition(keyCount > 0, "multiHeadAttention: no keys")
+    let inverseSums = scratch + queryCount * keyCount
     for head in 0..<heads {
         let column = head * headDim
         sgemm(transB: true, m: queryCount, n: keyCount, k: headDim, alpha: scale,
               a: query + column, lda: queryStride, b: key + column, ldb: keyStride,
               c: scratch, ldc: keyCount)
-        softmaxRows(scratch, rows: queryCount, columns: keyCount, rowStride: keyCount)
+        // Unnormalised weights; each output row is divided by its sum after the second GEMM,
+        // which touches headDim values per row instead of keyCount.
+        RowParallel.forEach(rows: queryCount, minRowsPerWorker: max(1, 32_768 / keyCount)) { range in
+            for row in range { inverseSums[row] = exponentiateRow(scratch + row * keyCount, count: keyCount) }
+        }
         sgemm(m: queryCount, n: headDim, k: keyCount,
               a: scratch, lda: keyCount, b: value + column, ldb: valueStride,
               c: output + column, ldc: outputStride)
+        for row in 0..<queryCount {
+            let out = output + row * outputStride + column, factor = inverseSums[row]
+            for d in 0..<headDim { out[d] *= factor }
+        }
     }
 }

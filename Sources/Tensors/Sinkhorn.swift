@@ -125,11 +125,11 @@ func logSumExp(_ x: UnsafePointer<Float>, offset: UnsafePointer<Float>?, count: 
     var maxima = FloatVector(repeating: -.infinity)
     var j = 0
     if let offset {
-        while j < full { maxima = pointwiseMax(maxima, loadVector(x + j) + loadVector(offset + j)); j += 8 }
+        while j < full { maxima = vectorMax(maxima, loadVector(x + j) + loadVector(offset + j)); j += 8 }
     } else {
-        while j < full { maxima = pointwiseMax(maxima, loadVector(x + j)); j += 8 }
+        while j < full { maxima = vectorMax(maxima, loadVector(x + j)); j += 8 }
     }
-    var largest = maxima.max()
+    var largest = horizontalMax(maxima)
     for k in full..<count { largest = max(largest, x[k] + (offset?[k] ?? 0)) }
     guard largest.isFinite else { return largest }
     let shift = FloatVector(repeating: largest)
@@ -140,7 +140,7 @@ func logSumExp(_ x: UnsafePointer<Float>, offset: UnsafePointer<Float>?, count: 
     } else {
         while j < full { sums += vectorExp(loadVector(x + j) - shift); j += 8 }
     }
-    var sum = sums.sum()
+    var sum = horizontalSum(sums)
     for k in full..<count { sum += expf((x[k] + (offset?[k] ?? 0)) - largest) }
     return largest + logf(sum)
 }
@@ -273,7 +273,7 @@ struct SinkhornProblem {
 }
 
 /// Row-major `rows x columns` matrix transposed into `output` (`columns x rows`), in cache blocks.
-public func transpose(_ input: UnsafePointer<Float>, rows: Int, columns: Int, into output: UnsafeMutablePointer<Float>) {
+func transpose(_ input: UnsafePointer<Float>, rows: Int, columns: Int, into output: UnsafeMutablePointer<Float>) {
     let block = 32
     var i0 = 0
     while i0 < rows {

@@ -51,7 +51,7 @@ import Testing
         let key: [Float] = [1, 1, 2, 0]
         let value: [Float] = [1, 10, 3, 20]
         var output = [Float](repeating: .nan, count: 4)
-        var scratch = [Float](repeating: 0, count: 4)
+        var scratch = [Float](repeating: 0, count: 6)
         query.withUnsafeBufferPointer { q in key.withUnsafeBufferPointer { k in value.withUnsafeBufferPointer { v in
             output.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
                 multiHeadAttention(query: q.baseAddress!, queryStride: 2, queryCount: 2,
@@ -80,7 +80,7 @@ import Testing
         let k = (0..<(nk * stride)).map { _ in next() }
         let v = (0..<(nk * stride)).map { _ in next() }
         var out = [Float](repeating: 0, count: nq * outStride)
-        var scratch = [Float](repeating: 0, count: nq * nk)
+        var scratch = [Float](repeating: 0, count: nq * (nk + 1))
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
             out.withUnsafeMutableBufferPointer { op in scratch.withUnsafeMutableBufferPointer { sp in
                 multiHeadAttention(query: qp.baseAddress!, queryStride: stride, queryCount: nq,
@@ -102,5 +102,55 @@ import Testing
             }
             for i in 0..<nq { for c in width..<outStride { #expect(out[i * outStride + c] == 0) } }
         }
+    }
+}
+
+/// Opt-in (SUPERGLUE_TIMING=1) throughput of the kernels SuperGlue spends its time in, with an
+/// OpenBLAS sgemm rate measured in the same run for scale. The checks only guard the timing loop.
+@Suite struct AttentionTiming {
+    @Test func kernelThroughput() {
+        guard ProcessInfo.processInfo.environment["SUPERGLUE_TIMING"] == "1" else { return }
+        func median(_ body: () -> Void) -> Double {
+            var times: [Double] = []
+            for _ in 0..<7 {
+                let start = DispatchTime.now().uptimeNanoseconds
+                body()
+                times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            }
+            return times.sorted()[3]
+        }
+        let n = 1024
+        var a = (0..<(2048 * 512)).map { Float($0 % 97) / 97 }
+        var b = (0..<(512 * 512)).map { Float($0 % 89) / 89 }
+        var c = [Float](repeating: 0, count: 2048 * 512)
+        let gemm = median {
+            sgemm(transB: true, m: 2048, n: 512, k: 512, a: &a, lda: 512, b: &b, ldb: 512, c: &c, ldc: 512)
+        }
+        var scores = (0..<(n * n)).map { Float(($0 * 7919) % 1000) / 100 }
+        let softmax = median { scores.withUnsafeMutableBufferPointer { softmaxRows($0.baseAddress!, rows: n, columns: n, rowStride: n) } }
+        #expect(abs(scores[0..<n].reduce(0, +) - 1) < 1e-3)
+        print("sgemm 2048x512x512: \(2.0 * 2048 * 512 * 512 / gemm / 1e9) GFLOP/s; softmax 1024x1024: \(softmax * 1e3) ms (\(Double(n * n) / softmax / 1e9) Gexp/s)")
+        // Sinkhorn on a 1024 x 1024 score matrix with a few strong matches, as SuperGlue produces.
+        var base = [Float](repeating: 0, count: (n + 1) * (n + 1))
+        for i in 0..<n { for j in 0..<n { base[i * (n + 1) + j] = Float(((i * 7919 + j * 104_729) % 1000)) / 100 - 5 } }
+        for i in stride(from: 0, to: n, by: 3) { base[i * (n + 1) + (i * 17) % n] += 12 }
+        let workspace = SinkhornWorkspace()
+        for method in [SinkhornMethod.logDomain, .stabilizedScaling] {
+            var line = "Sinkhorn 1024x1024 \(method):"
+            for iterations in [0, 20, 100] {
+                var work = base
+                let seconds = median {
+                    work = base
+                    work.withUnsafeMutableBufferPointer {
+                        logOptimalTransport(couplings: $0.baseAddress!, rows: n, columns: n, binScore: 1, iterations: iterations,
+                                            method: method, workspace: workspace)
+                    }
+                }
+                #expect(work[0].isFinite)
+                line += " \(iterations) it \(seconds * 1e3) ms;"
+            }
+            print(line)
+        }
+        _ = a; _ = b
     }
 }

@@ -41,8 +41,9 @@ nothing (or everything) matches. The draw below stays random but is conditioned 
     to ENCODER_RATIO, and the final projection's gain is bisected so that the calibration pair
     (1024 x 1024 keypoints) gets about TARGET_MATCHES matches.
 After quantization the script asserts on the stored weights that the 1024 x 1024 pair gets a
-few hundred matches with confidences spread between 0.2 and 0.95, most of them consistent with
-the known homography.
+few hundred matches with confidences spread between 0.2 and 0.95 (5th percentile < 0.3, 95th
+> 0.65, maximum > 0.85), at least 30 % of them consistent with the known homography (the random
+SuperPoint's raw mutual nearest neighbours reach about 50 %).
 """
 import argparse
 import json
