@@ -250,10 +250,21 @@ import Testing
         var rng = SeededGenerator(state: 0x5eed_c0de)
         var outcomes = (parsed: 0, rejected: 0)
         let start = Date()
-        for name in ["variants_legacy.pth", "variants_legacy_protocol4.pth", "legacy_storage_views.pth", "variants_zip.pth", "variants_zip_protocol4.pth"] {
+        // Tools/fuzz.sh sets a time budget (and a seed) to run the same loop for much longer.
+        let environment = ProcessInfo.processInfo.environment
+        let budget = environment["SUPERGLUE_FUZZ_SECONDS"].flatMap(Double.init)
+        if let seed = environment["SUPERGLUE_FUZZ_SEED"].flatMap(UInt64.init) { rng = SeededGenerator(state: seed) }
+        var slowest = 0.0
+        let names = ["variants_legacy.pth", "variants_legacy_protocol4.pth", "legacy_storage_views.pth", "variants_zip.pth", "variants_zip_protocol4.pth"]
+        var round = 0
+        repeat {
+          round += 1
+          for name in names {
             let original = try CheckpointFixtures.bytes(name)
             for _ in 0..<1000 {
                 let mutated = Self.mutate(original, &rng)
+                let inputStart = Date()
+                defer { slowest = max(slowest, Date().timeIntervalSince(inputStart)) }
                 do {
                     let checkpoint = try TorchCheckpoint(bytes: mutated, name: name)
                     #expect(checkpoint.names.count == checkpoint.tensors.count)
@@ -263,7 +274,10 @@ import Testing
                     outcomes.rejected += 1
                 }
             }
-        }
+          }
+        } while budget.map { Date().timeIntervalSince(start) < $0 } ?? false
+        // No input may hang: each is parsed or refused well within a second.
+        #expect(slowest < 1.0, "slowest input took \(slowest) s")
         // The zip layout's CRC hides most pickle damage; mutate its data.pkl directly as well.
         let archive = try ZipArchive(bytes: try CheckpointFixtures.bytes("variants_zip_protocol4.pth"))
         guard let entry = archive.entries.first(where: { $0.name.hasSuffix("/data.pkl") }) else {
@@ -286,7 +300,7 @@ import Testing
         let seconds = Date().timeIntervalSince(start)
         // Both outcomes occur, so the mutations neither always break nor never touch the parse.
         #expect(outcomes.parsed > 100 && outcomes.rejected > 1000)
-        print("mutation test: \(outcomes.parsed) parsed, \(outcomes.rejected) rejected in \(String(format: "%.2f", seconds)) s")
+        print("mutation test: \(round) round(s), \(outcomes.parsed) parsed, \(outcomes.rejected) rejected in \(String(format: "%.2f", seconds)) s, slowest input \(String(format: "%.3f", slowest)) s")
     }
 }
 

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the test suite under AddressSanitizer and then UndefinedBehaviorSanitizer (debug builds in
+# separate build folders, so the normal .build stays untouched). Slow: expect several minutes each.
+#   Tools/sanitizers.sh [FILTER]     e.g. Tools/sanitizers.sh 'Checkpoints|ImageIO'
+set -euo pipefail
+cd "$(dirname "$0")/.."
+filter=()
+[ $# -gt 0 ] && filter=(--filter "$1")
+for sanitizer in address undefined; do
+  echo "== swift test --sanitize=$sanitizer"
+  swift test --scratch-path ".build-$sanitizer" --sanitize="$sanitizer" "${filter[@]}" 2>&1 | grep -E "ERROR|runtime error|Sanitizer|✘|Test run|Executed"
+done
