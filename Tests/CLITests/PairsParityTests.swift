@@ -1,0 +1,65 @@
+// Issue 5's "done when": `superglue pairs` on fixture images gives the reference match_pairs.py
+// keypoints and matches (goldens of Tests/Fixtures/end_to_end, same random weights).
+import Foundation
+import Testing
+import Checkpoints
+@testable import SuperGlueKit
+
+@Suite struct PairsParityTests {
+    static let fixtures = CLIFixtures.repository.appendingPathComponent("Tests/Fixtures")
+
+    /// The int8 fixture checkpoints (NAME + NAME:scale) expanded to the Float32 files a user has.
+    static func writeWeights(to folder: URL) throws {
+        for (source, target) in [("superpoint/superpoint_random", "superpoint_v1"), ("superglue/superglue_indoor", "superglue_indoor")] {
+            let file = try SafeTensorsFile(contentsOf: fixtures.appendingPathComponent(source + ".safetensors"))
+            var out = SafeTensorsFile(metadata: ["model": target.hasPrefix("superpoint") ? "superpoint" : "superglue"])
+            for (name, tensor) in file.tensors where !name.hasSuffix(":scale") && !name.hasSuffix("num_batches_tracked") {
+                if let scale = file.tensors[name + ":scale"]?.floatValues().first {
+                    out.tensors[name] = RawTensor(shape: tensor.shape, floats: tensor.floatValues().map { $0 * scale })
+                } else {
+                    out.tensors[name] = tensor
+                }
+            }
+            try out.write(to: folder.appendingPathComponent(target + ".safetensors"))
+        }
+    }
+
+    @Test func pairsMatchesReferenceMatchPairs() throws {
+        let folder = try CLIFixtures.temporaryFolder("pairs-parity")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let weights = folder.appendingPathComponent("weights")
+        try FileManager.default.createDirectory(at: weights, withIntermediateDirectories: true)
+        try Self.writeWeights(to: weights)
+        var lines: [String] = [], goldens: [(SafeTensorsFile, String)] = []
+        for n in 0..<3 {
+            let golden = try SafeTensorsFile(contentsOf: Self.fixtures.appendingPathComponent("end_to_end/pair\(n).safetensors"))
+            let a = try #require(golden.metadata["image0"]), b = try #require(golden.metadata["image1"])
+            lines.append("\(a) \(b)")
+            goldens.append((golden, ImagePair(name0: a, name1: b).matchesFileName))
+        }
+        let list = folder.appendingPathComponent("pairs.txt")
+        try lines.joined(separator: "\n").write(to: list, atomically: true, encoding: .utf8)
+        let out = folder.appendingPathComponent("dump")
+        // match_pairs.py's defaults: 640x480, 1024 keypoints, indoor, 20 iterations, threshold 0.2.
+        let result = try RankCLI.run(["pairs", "--pairs", list.path, "--input-dir", Self.fixtures.path, "--output-dir", out.path,
+                                      "--weights", weights.path, "--quiet"], in: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        for (golden, file) in goldens {
+            let ours = try NPZ.read(out.appendingPathComponent(file))
+            let refKeypoints = try #require(golden.tensors["keypoints0"]).floatValues()
+            let refMatches = try #require(golden.tensors["matches0"]).intValues()
+            let refConfidence = try #require(golden.tensors["matching_scores0"]).floatValues()
+            // Keypoints come out in the reference's order (descending score after top-k), so
+            // arrays compare element by element.
+            #expect(try #require(ours["keypoints0"]).floats() == refKeypoints)
+            #expect(try #require(ours["keypoints1"]).floats() == (try #require(golden.tensors["keypoints1"]).floatValues()))
+            let matches = try #require(ours["matches"]).int64s()
+            let agree = zip(matches, refMatches).filter { $0 == $1 }.count
+            #expect(Double(agree) >= 0.995 * Double(refMatches.count), "\(file): \(agree)/\(refMatches.count) matches agree")
+            let confidence = try #require(ours["match_confidence"]).floats()
+            let worst = zip(confidence, refConfidence).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst <= 1e-4, "\(file): max |confidence diff| \(worst)")
+            print("pairs parity \(file): \(agree)/\(refMatches.count) matches agree, max |confidence diff| \(worst)")
+        }
+    }
+}
