@@ -1,6 +1,7 @@
 // NumPy .npy (format version 1.0) arrays and .npz archives (a zip of .npy members, stored
 // uncompressed like numpy.savez), so outputs load with numpy.load and the reference's scripts.
 import Foundation
+import Checkpoints
 
 /// One NumPy array: a little-endian dtype, a C-order shape and its raw bytes.
 public struct NPYArray: Sendable, Equatable {
@@ -145,18 +146,26 @@ public enum NPZ {
         try encode(arrays).write(to: url, options: .atomic)
     }
 
-    /// Reads every `.npy` member of an archive written by numpy.savez or ``write(_:to:)``.
+    /// Reads every `.npy` member of an archive written by numpy.savez or ``write(_:to:)``
+    /// (stored members; the zip structure and CRCs are checked by Checkpoints' ``ZipArchive``).
     public static func read(_ url: URL) throws -> [String: NPYArray] {
         let data = try Data(contentsOf: url)
+        let archive: ZipArchive
+        do { archive = try ZipArchive(bytes: [UInt8](data)) } catch {
+            throw NumPyError("\(url.lastPathComponent): \(error)")
+        }
         var out: [String: NPYArray] = [:]
-        for (name, member) in try ZipStore.members(of: data, name: url.lastPathComponent) where name.hasSuffix(".npy") {
-            out[String(name.dropLast(4))] = try NPYArray(npy: member, name: "\(url.lastPathComponent):\(name)")
+        for entry in archive.entries where entry.name.hasSuffix(".npy") {
+            let member: ArraySlice<UInt8>
+            do { member = try archive.contents(of: entry) } catch { throw NumPyError("\(url.lastPathComponent): \(error)") }
+            out[String(entry.name.dropLast(4))] = try NPYArray(npy: Data(member), name: "\(url.lastPathComponent):\(entry.name)")
         }
         return out
     }
 }
 
-/// A minimal zip archive writer/reader for stored (method 0) members, with CRC-32.
+/// A minimal zip archive writer for stored (method 0) members, with CRC-32 (reading goes
+/// through Checkpoints' ``ZipArchive``).
 enum ZipStore {
     static func archive(_ entries: [(name: String, data: Data)]) -> Data {
         var out = Data()
@@ -185,38 +194,6 @@ enum ZipStore {
         out.appendLE(UInt32(0x0605_4b50)); out.appendLE(UInt16(0)); out.appendLE(UInt16(0))
         out.appendLE(UInt16(entries.count)); out.appendLE(UInt16(entries.count))
         out.appendLE(UInt32(central.count)); out.appendLE(centralOffset); out.appendLE(UInt16(0))
-        return out
-    }
-
-    /// Stored members by name, via the central directory; compressed members are an error.
-    static func members(of data: Data, name: String) throws -> [(String, Data)] {
-        let b = [UInt8](data)
-        func u16(_ o: Int) -> Int { Int(b[o]) | Int(b[o + 1]) << 8 }
-        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-        guard b.count >= 22 else { throw NumPyError("\(name): not a zip archive") }
-        var eocd = -1
-        var i = b.count - 22
-        while i >= max(0, b.count - 22 - 65535) {
-            if u32(i) == 0x0605_4b50 { eocd = i; break }
-            i -= 1
-        }
-        guard eocd >= 0 else { throw NumPyError("\(name): not a zip archive (no end of central directory)") }
-        let count = u16(eocd + 10)
-        var p = u32(eocd + 16)
-        var out: [(String, Data)] = []
-        for _ in 0..<count {
-            guard p + 46 <= b.count, u32(p) == 0x0201_4b50 else { throw NumPyError("\(name): corrupt central directory") }
-            let method = u16(p + 10), size = u32(p + 20), nameLength = u16(p + 28)
-            let extra = u16(p + 30), comment = u16(p + 32), localOffset = u32(p + 42)
-            guard p + 46 + nameLength <= b.count else { throw NumPyError("\(name): corrupt central directory") }
-            let memberName = String(decoding: b[(p + 46)..<(p + 46 + nameLength)], as: UTF8.self)
-            guard method == 0 else { throw NumPyError("\(name): member \(memberName) is compressed (method \(method))") }
-            guard localOffset + 30 <= b.count, u32(localOffset) == 0x0403_4b50 else { throw NumPyError("\(name): corrupt local header") }
-            let start = localOffset + 30 + u16(localOffset + 26) + u16(localOffset + 28)
-            guard start + size <= b.count else { throw NumPyError("\(name): member \(memberName) extends past the end") }
-            out.append((memberName, Data(b[start..<(start + size)])))
-            p += 46 + nameLength + extra + comment
-        }
         return out
     }
 
