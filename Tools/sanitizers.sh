@@ -4,6 +4,9 @@
 #   Tools/sanitizers.sh [FILTER]     e.g. Tools/sanitizers.sh 'Checkpoints|ImageIO'
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Leaks reported inside the toolchain libraries are suppressed (see the file); ours are not.
+export LSAN_OPTIONS="suppressions=$PWD/Tools/lsan-suppressions.txt${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 filter=()
 [ $# -gt 0 ] && filter=(--filter "$1")
 for sanitizer in address undefined; do
