@@ -9,7 +9,10 @@ export LSAN_OPTIONS="suppressions=$PWD/Tools/lsan-suppressions.txt${LSAN_OPTIONS
 export UBSAN_OPTIONS="print_stacktrace=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 filter=()
 [ $# -gt 0 ] && filter=(--filter "$1")
-for sanitizer in address undefined; do
+status=0
+for sanitizer in ${SANITIZERS:-address undefined}; do
   echo "== swift test --sanitize=$sanitizer"
-  swift test --scratch-path ".build-$sanitizer" --sanitize="$sanitizer" "${filter[@]}" 2>&1 | grep -E "ERROR|runtime error|Sanitizer|✘|Test run|Executed"
+  swift test --scratch-path ".build-$sanitizer" --sanitize="$sanitizer" "${filter[@]}" 2>&1 \
+    | grep -E "ERROR|runtime error|Sanitizer|SUMMARY|✘|Test run|Executed" || status=1
 done
+exit $status
