@@ -65,18 +65,19 @@ public final class Matcher: Sendable {
     public let config: MatcherConfig
     public let superPoint: SuperPoint
     public let superGlue: SuperGlue
-    /// SHA-256 of the SuperPoint and SuperGlue weight files ("" when built from memory).
-    public let superPointWeightsID: String
-    public let superGlueWeightsID: String
+    /// The SuperPoint and SuperGlue weight files (nil when built from memory). Callers that key
+    /// caches by weights (the ranking job) hash them; matching itself never needs to.
+    public let superPointWeightsURL: URL?
+    public let superGlueWeightsURL: URL?
 
     /// Builds both networks from explicit weights.
     public init(superPoint: SuperPoint, superGlue: SuperGlue, config: MatcherConfig,
-                superPointWeightsID: String = "", superGlueWeightsID: String = "") {
+                superPointWeightsURL: URL? = nil, superGlueWeightsURL: URL? = nil) {
         self.config = config
         self.superPoint = superPoint
         self.superGlue = superGlue
-        self.superPointWeightsID = superPointWeightsID
-        self.superGlueWeightsID = superGlueWeightsID
+        self.superPointWeightsURL = superPointWeightsURL
+        self.superGlueWeightsURL = superGlueWeightsURL
     }
 
     /// Loads `superpoint_v1` and `superglue_{indoor,outdoor}` from a weights directory.
@@ -93,7 +94,7 @@ public final class Matcher: Sendable {
         let sp = try SuperPoint(weights: WeightConversion.loadWeights(at: spURL, model: .superpoint), config: config.superPoint)
         let sg = try SuperGlue(weights: WeightConversion.loadWeights(at: sgURL, model: .superglue), config: config.superGlue)
         self.init(superPoint: sp, superGlue: sg, config: config,
-                  superPointWeightsID: try SHA256.hash(fileAt: spURL).hex, superGlueWeightsID: try SHA256.hash(fileAt: sgURL).hex)
+                  superPointWeightsURL: spURL, superGlueWeightsURL: sgURL)
     }
 
     /// Decodes, resizes (and rotates by `rotation` quarter turns, as match_pairs.py's pairs

@@ -25,8 +25,10 @@ func makeRankingEngine(options: MatchingOptions) throws -> any RankingEngine {
     // A batch job reports a truncated or corrupt JPEG in its status column rather than ranking a
     // partial image, unless --damaged-jpeg accept asks for cv2's behaviour.
     let matcher = try options.makeMatcher(damagedJPEGDefault: .reject)
+    // Cache entries and journals are keyed by the weights' content, hashed once per job.
+    let digest = { (url: URL?) throws -> String in try url.map { try SHA256.hash(fileAt: $0).hex } ?? "" }
     return MatcherRankingEngine(
         matcher: matcher,
-        featureIdentity: try options.featureIdentity(superPointWeightsSHA256: matcher.superPointWeightsID),
-        matchIdentity: options.matchIdentity(superGlueWeightsSHA256: matcher.superGlueWeightsID))
+        featureIdentity: try options.featureIdentity(superPointWeightsSHA256: digest(matcher.superPointWeightsURL)),
+        matchIdentity: options.matchIdentity(superGlueWeightsSHA256: try digest(matcher.superGlueWeightsURL)))
 }
