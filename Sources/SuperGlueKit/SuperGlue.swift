@@ -183,7 +183,8 @@ public final class SuperGlue: Sendable {
         let tokens = workspace.tokens.reserve(tokenCount * tokenStride)  // [T, 2D]: descriptor | message
         let qkv = workspace.qkv.reserve(tokenCount * max(3 * dim, maxWidth))  // [T, 3D]
         let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, maxWidth))  // [T, 2D]
-        let attention = workspace.attention.reserve(max(count0, count1) * (max(count0, count1) + 1))
+        let attention = workspace.attention.reserve([(count0, count0), (count1, count1), (count0, count1), (count1, count0)]
+            .map { multiHeadAttentionScratchCount(queryCount: $0.0, keyCount: $0.1) }.max() ?? 0)
         let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
 
         // Keypoint encoder input rows (x, y, score) in the reference's normalised coordinates.
@@ -355,19 +356,17 @@ struct DenseLayer: Sendable {
         guard rows > 0 else { return }
         let outputs = self.outputs, inputs = self.inputs, relu = self.relu
         weight.withUnsafeBufferPointer { w in
-            guard let weight = w.baseAddress else { return }
-            sgemm(transB: true, m: rows, n: outputs, k: inputs, a: input, lda: stride,
-                  b: weight, ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputStride)
-        }
-        bias.withUnsafeBufferPointer { b in
-            guard let bias = b.baseAddress else { return }
-            RowParallel.forEach(rows: rows, minRowsPerWorker: max(1, 65_536 / outputs)) { range in
-                for r in range {
-                    let row = output + r * outputStride
-                    if relu {
-                        for c in 0..<outputs { row[c] = max(row[c] + bias[c], 0) }
-                    } else {
-                        for c in 0..<outputs { row[c] += bias[c] }
+            bias.withUnsafeBufferPointer { b in
+                guard let weight = w.baseAddress, let bias = b.baseAddress else { return }
+                parallelSgemm(transB: true, m: rows, n: outputs, k: inputs, a: input, lda: stride,
+                              b: weight, ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputStride) { part in
+                    for r in part {
+                        let row = output + r * outputStride
+                        if relu {
+                            for c in 0..<outputs { row[c] = max(row[c] + bias[c], 0) }
+                        } else {
+                            for c in 0..<outputs { row[c] += bias[c] }
+                        }
                     }
                 }
             }
@@ -411,17 +410,23 @@ struct PropagationLayer: Sendable {
         for k in 0..<dim {
             for position in 0..<dim { mergeColumnsReordered[k * dim + position] = Double(merge.weight[k * dim + referenceChannel[position]]) }
         }
-        var product = [Double](repeating: 0, count: dim)
+        var messageWeights = [Double](repeating: 0, count: 2 * dim * dim)  // [2D, D]: Wm
         for row in 0..<(2 * dim) {
-            for position in 0..<dim { product[position] = 0 }
-            var biasTerm = Double(first.bias[row])
-            for k in 0..<dim {
-                let wm = Double(first.weight[row * 2 * dim + dim + k])
-                biasTerm += wm * Double(merge.bias[k])
-                let mergeRow = k * dim
-                for position in 0..<dim { product[position] += wm * mergeColumnsReordered[mergeRow + position] }
+            for k in 0..<dim { messageWeights[row * dim + k] = Double(first.weight[row * 2 * dim + dim + k]) }
+        }
+        var product = [Double](repeating: 0, count: 2 * dim * dim)  // [2D, D]: Wm M
+        messageWeights.withUnsafeBufferPointer { wm in
+            mergeColumnsReordered.withUnsafeBufferPointer { merge in
+                product.withUnsafeMutableBufferPointer { out in
+                    dgemm(m: 2 * dim, n: dim, k: dim, a: wm.baseAddress!, lda: dim, b: merge.baseAddress!, ldb: dim,
+                          c: out.baseAddress!, ldc: dim)
+                }
             }
-            for position in 0..<dim { first.weight[row * 2 * dim + dim + position] = Float(product[position]) }
+        }
+        for row in 0..<(2 * dim) {
+            var biasTerm = Double(first.bias[row])
+            for k in 0..<dim { biasTerm += messageWeights[row * dim + k] * Double(merge.bias[k]) }
+            for position in 0..<dim { first.weight[row * 2 * dim + dim + position] = Float(product[row * dim + position]) }
             first.bias[row] = Float(biasTerm)
         }
         try first.foldBatchNorm(scope.scoped("mlp.1"))

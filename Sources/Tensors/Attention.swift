@@ -1,8 +1,5 @@
 // Multi-head scaled dot-product attention over row-major token matrices, with the vectorised
-// exponential, row softmax and row-parallel helper it is built from (Sinkhorn.swift reuses them).
-import COpenBLAS
-import Dispatch
-import Foundation
+// exponential and row softmax it is built from (Sinkhorn.swift reuses them).
 
 // MARK: - Vectorised exponential
 
@@ -81,43 +78,6 @@ func loadPartialVector(_ p: UnsafePointer<Float>, count: Int, fill: Float) -> Fl
     return v
 }
 
-// MARK: - Row parallelism
-
-/// Splits row ranges over the available cores for the element-wise kernels.
-///
-/// GEMMs are parallelised by OpenBLAS itself; the exp-heavy passes between them (softmax,
-/// Sinkhorn log-sum-exp) are split here so they do not run on a single core.
-public enum RowParallel {
-    /// Worker count: the active processor count.
-    public static let workers = max(1, ProcessInfo.processInfo.activeProcessorCount)
-
-    /// Calls `body` on disjoint consecutive sub-ranges covering `0..<rows`, concurrently when
-    /// there are at least `minRowsPerWorker` rows per worker, and returns when all are done.
-    ///
-    /// `body` is deliberately not `@Sendable`: the kernels hand it raw buffer pointers. The
-    /// contract that makes this safe is the caller's: a call for one range only writes memory
-    /// that belongs to that range and only reads memory nobody writes during the call.
-    public static func forEach(rows: Int, minRowsPerWorker: Int = 64, _ body: (Range<Int>) -> Void) {
-        let chunks = min(workers, rows / max(1, minRowsPerWorker))
-        if chunks <= 1 {
-            if rows > 0 { body(0..<rows) }
-            return
-        }
-        withoutActuallyEscaping(body) { body in
-            let shared = UncheckedSendable(body)
-            DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                shared.value((rows * chunk / chunks)..<(rows * (chunk + 1) / chunks))
-            }
-        }
-    }
-}
-
-/// Carries a value into a `@Sendable` closure under a data-race contract checked by hand.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
-}
-
 // MARK: - Softmax
 
 /// Replaces each row of a row-major matrix by its softmax, `exp(x - max) / sum`.
@@ -171,11 +131,25 @@ func exponentiateRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
 
 // MARK: - Multi-head attention
 
+/// Query rows per attention block: one block's scores (`rows x keyCount` floats) stay within
+/// about 256 KB, half of a 512 KB L2 cache, between the score GEMM, the exponentiation and the
+/// value GEMM (64 rows at 1024 keys).
+public func attentionBlockRows(keyCount: Int) -> Int {
+    max(16, min(256, (65_536 / max(keyCount, 1)) & ~15))
+}
+
+/// Scratch floats ``multiHeadAttention(query:queryStride:queryCount:key:keyStride:value:valueStride:keyCount:heads:headDim:scale:output:outputStride:scratch:)``
+/// needs: one block of scores and row normalisers per worker.
+public func multiHeadAttentionScratchCount(queryCount: Int, keyCount: Int) -> Int {
+    Parallel.workers * max(1, min(attentionBlockRows(keyCount: keyCount), queryCount)) * (keyCount + 1)
+}
+
 /// Multi-head scaled dot-product attention on head-contiguous token matrices.
 ///
 /// Head `h` owns columns `h * headDim ..< (h + 1) * headDim` of the query, key, value and output
-/// rows. For every head, `output_h = softmax(scale * Q_h K_h^T) V_h`, computed as one GEMM for the
-/// scores, an in-place row softmax, and one GEMM into the output columns.
+/// rows. For every head, `output_h = softmax(scale * Q_h K_h^T) V_h`. The work is split into
+/// (head, block of query rows) tasks spread over the workers; each task runs one GEMM for its
+/// scores, an in-place exponentiation, one GEMM into its output rows and the row normalisation.
 ///
 /// - Parameters:
 ///   - query: `queryCount` rows, `queryStride` apart.
@@ -186,8 +160,7 @@ func exponentiateRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
 ///   - scale: factor on the dot products (`1 / sqrt(headDim)` for standard attention).
 ///   - output: `queryCount` rows, `outputStride` apart; only the `heads * headDim` leading
 ///     columns are written.
-///   - scratch: room for `queryCount * (keyCount + 1)` floats (one head's attention matrix and
-///     its row normalisers).
+///   - scratch: ``multiHeadAttentionScratchCount(queryCount:keyCount:)`` floats.
 public func multiHeadAttention(
     query: UnsafePointer<Float>, queryStride: Int, queryCount: Int,
     key: UnsafePointer<Float>, keyStride: Int,
@@ -198,23 +171,28 @@ public func multiHeadAttention(
 ) {
     guard queryCount > 0 else { return }
     precondition(keyCount > 0, "multiHeadAttention: no keys")
-    let inverseSums = scratch + queryCount * keyCount
-    for head in 0..<heads {
+    let blockRows = min(attentionBlockRows(keyCount: keyCount), queryCount)
+    let blocks = (queryCount + blockRows - 1) / blockRows
+    let perWorker = blockRows * (keyCount + 1)
+    Parallel.forEachChunk(heads * blocks) { task, worker in
+        let head = task / blocks, block = task % blocks
         let column = head * headDim
-        sgemm(transB: true, m: queryCount, n: keyCount, k: headDim, alpha: scale,
-              a: query + column, lda: queryStride, b: key + column, ldb: keyStride,
-              c: scratch, ldc: keyCount)
+        let first = block * blockRows, rows = min(blockRows, queryCount - first)
+        let scores = scratch + worker * perWorker
+        let inverseSums = scores + blockRows * keyCount
+        sgemm(transB: true, m: rows, n: keyCount, k: headDim, alpha: scale,
+              a: query + first * queryStride + column, lda: queryStride, b: key + column, ldb: keyStride,
+              c: scores, ldc: keyCount)
         // Unnormalised weights; each output row is divided by its sum after the second GEMM,
         // which touches headDim values per row instead of keyCount.
-        RowParallel.forEach(rows: queryCount, minRowsPerWorker: max(1, 32_768 / keyCount)) { range in
-            for row in range { inverseSums[row] = exponentiateRow(scratch + row * keyCount, count: keyCount) }
-        }
-        sgemm(m: queryCount, n: headDim, k: keyCount,
-              a: scratch, lda: keyCount, b: value + column, ldb: valueStride,
-              c: output + column, ldc: outputStride)
-        for row in 0..<queryCount {
-            let out = output + row * outputStride + column, factor = inverseSums[row]
-            for d in 0..<headDim { out[d] *= factor }
+        for row in 0..<rows { inverseSums[row] = exponentiateRow(scores + row * keyCount, count: keyCount) }
+        let out = output + first * outputStride + column
+        sgemm(m: rows, n: headDim, k: keyCount,
+              a: scores, lda: keyCount, b: value + column, ldb: valueStride,
+              c: out, ldc: outputStride)
+        for row in 0..<rows {
+            let o = out + row * outputStride, factor = inverseSums[row]
+            for d in 0..<headDim { o[d] *= factor }
         }
     }
 }

@@ -83,22 +83,33 @@ extension Conv2D {
     ) {
         let pixels = rows.count * width
         guard pixels > 0 else { return }
-        if kernelSize == 1 {
-            let a = input.base + (rows.lowerBound - input.firstRow) * width * inChannels
-            gemmWeights.withUnsafeBufferPointer { w in
-                sgemm(m: pixels, n: outChannels, k: inChannels, a: a, lda: inChannels,
-                      b: w.baseAddress!, ldb: outChannels, c: output, ldc: outChannels)
+        gemmWeights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                let weights = w.baseAddress!, bias = b.baseAddress!
+                if kernelSize == 1 {
+                    let a = input.base + (rows.lowerBound - input.firstRow) * width * inChannels
+                    parallelSgemm(m: pixels, n: outChannels, k: inChannels, a: a, lda: inChannels,
+                                  b: weights, ldb: outChannels, c: output, ldc: outChannels) { part in
+                        addBias(bias, channels: outChannels, pixels: part.count, relu: relu,
+                                data: output + part.lowerBound * outChannels)
+                    }
+                    return
+                }
+                guard let scratch else { preconditionFailure("Conv2D.apply: a \(kernelSize)x\(kernelSize) kernel needs scratch") }
+                // Parts of whole image rows, each building its own rows of the im2col matrix.
+                let parts = max(1, min(Parallel.workers, rows.count))
+                Parallel.forEachChunk(parts) { part, _ in
+                    let partRows = Parallel.range(part, of: parts, count: rows.count)
+                    guard !partRows.isEmpty else { return }
+                    let firstPixel = partRows.lowerBound * width, partPixels = partRows.count * width
+                    let patches = scratch + firstPixel * patchSize, out = output + firstPixel * outChannels
+                    im2col(input: input, width: width,
+                           rows: (rows.lowerBound + partRows.lowerBound)..<(rows.lowerBound + partRows.upperBound), into: patches)
+                    sgemm(m: partPixels, n: outChannels, k: patchSize, a: patches, lda: patchSize,
+                          b: weights, ldb: outChannels, c: out, ldc: outChannels)
+                    addBias(bias, channels: outChannels, pixels: partPixels, relu: relu, data: out)
+                }
             }
-        } else {
-            guard let scratch else { preconditionFailure("Conv2D.apply: a \(kernelSize)x\(kernelSize) kernel needs scratch") }
-            im2col(input: input, width: width, rows: rows, into: scratch)
-            gemmWeights.withUnsafeBufferPointer { w in
-                sgemm(m: pixels, n: outChannels, k: patchSize, a: scratch, lda: patchSize,
-                      b: w.baseAddress!, ldb: outChannels, c: output, ldc: outChannels)
-            }
-        }
-        bias.withUnsafeBufferPointer { b in
-            addBias(b.baseAddress!, channels: outChannels, pixels: pixels, relu: relu, data: output)
         }
     }
 

@@ -60,8 +60,13 @@ public struct WinogradConv3x3: Sendable {
     /// Scratch floats that ``apply(input:width:rows:output:relu:pool:scratch:)`` needs.
     public var scratchCount: Int { Self.scratchCount(inChannels: inChannels, outChannels: outChannels) }
 
-    /// Scratch floats for a layer with these channel counts.
+    /// Scratch floats for a layer with these channel counts: one batch per worker.
     public static func scratchCount(inChannels: Int, outChannels: Int) -> Int {
+        Parallel.workers * workerScratchCount(inChannels: inChannels, outChannels: outChannels)
+    }
+
+    /// One worker's transformed inputs, products and padding zeros.
+    static func workerScratchCount(inChannels: Int, outChannels: Int) -> Int {
         tilesPerBatch * 16 * (inChannels + outChannels) + inChannels
     }
 
@@ -79,18 +84,21 @@ public struct WinogradConv3x3: Sendable {
         let cin = inChannels, cout = outChannels
         let tileCols = (width + 1) / 2, tileRows = (rows.count + 1) / 2
         let totalTiles = tileRows * tileCols
-        let transformed = scratch                                   // [tiles][16][cin]
-        let products = scratch + Self.tilesPerBatch * 16 * cin      // [tiles][16][cout]
-        let zeros = products + Self.tilesPerBatch * 16 * cout       // cin zeros for the padding
-        zeros.update(repeating: 0, count: cin)
         let rowStride = width * cin
-
-        // Stack storage for the 16 pixel pointers of a patch: no heap allocation per call.
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { patchBuffer in
-            let patch = patchBuffer.baseAddress!
-            var first = 0
-            while first < totalTiles {
-                let count = min(Self.tilesPerBatch, totalTiles - first)
+        let perWorker = Self.workerScratchCount(inChannels: cin, outChannels: cout)
+        // Batches of tiles are independent (disjoint outputs), so they are spread over the
+        // workers, each with its own slice of `scratch`.
+        let batches = Parallel.balancedChunks(count: totalTiles, maxPerChunk: Self.tilesPerBatch)
+        Parallel.forEachChunk(batches) { batch, worker in
+            let tiles = Parallel.range(batch, of: batches, count: totalTiles)
+            let transformed = scratch + worker * perWorker              // [tiles][16][cin]
+            let products = transformed + Self.tilesPerBatch * 16 * cin  // [tiles][16][cout]
+            let zeros = products + Self.tilesPerBatch * 16 * cout       // cin zeros for the padding
+            zeros.update(repeating: 0, count: cin)
+            // Stack storage for the 16 pixel pointers of a patch: no heap allocation per call.
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { patchBuffer in
+                let patch = patchBuffer.baseAddress!
+                let first = tiles.lowerBound, count = tiles.count
                 for t in 0..<count {
                     let tile = first + t
                     let ty = tile / tileCols, tx = tile % tileCols
@@ -131,7 +139,6 @@ public struct WinogradConv3x3: Sendable {
                         }
                     }
                 }
-                first += count
             }
         }
     }

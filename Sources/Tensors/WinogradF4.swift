@@ -84,8 +84,13 @@ public struct WinogradF4Conv3x3: Sendable {
     /// Scratch floats that ``apply(input:width:rows:output:relu:pool:scratch:)`` needs.
     public var scratchCount: Int { Self.scratchCount(inChannels: inChannels, outChannels: outChannels) }
 
-    /// Scratch floats for a layer with these channel counts.
+    /// Scratch floats for a layer with these channel counts: one batch per worker.
     public static func scratchCount(inChannels: Int, outChannels: Int) -> Int {
+        Parallel.workers * workerScratchCount(inChannels: inChannels, outChannels: outChannels)
+    }
+
+    /// One worker's transformed inputs, products, padding zeros and transform buffer.
+    static func workerScratchCount(inChannels: Int, outChannels: Int) -> Int {
         tilesPerBatch * 36 * (inChannels + outChannels) + inChannels + 36 * max(inChannels, outChannels)
     }
 
@@ -100,19 +105,21 @@ public struct WinogradF4Conv3x3: Sendable {
         let cin = inChannels, cout = outChannels
         let tileCols = (width + 3) / 4, tileRows = (rows.count + 3) / 4
         let totalTiles = tileRows * tileCols
-        let transformed = scratch                                   // [tiles][36][cin]
-        let products = scratch + Self.tilesPerBatch * 36 * cin      // [tiles][36][cout]
-        let zeros = products + Self.tilesPerBatch * 36 * cout       // cin zeros for the padding
-        let temp = zeros + cin                                      // [36][max(cin, cout)]
-        zeros.update(repeating: 0, count: cin)
         let rowStride = width * cin
         let pooledWidth = width / 2, pooledRows = rows.count / 2
-
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { patchBuffer in
-            let patch = patchBuffer.baseAddress!
-            var first = 0
-            while first < totalTiles {
-                let count = min(Self.tilesPerBatch, totalTiles - first)
+        let perWorker = Self.workerScratchCount(inChannels: cin, outChannels: cout)
+        // Independent batches of tiles spread over the workers, each with its own scratch slice.
+        let batches = Parallel.balancedChunks(count: totalTiles, maxPerChunk: Self.tilesPerBatch)
+        Parallel.forEachChunk(batches) { batch, worker in
+            let transformed = scratch + worker * perWorker              // [tiles][36][cin]
+            let products = transformed + Self.tilesPerBatch * 36 * cin  // [tiles][36][cout]
+            let zeros = products + Self.tilesPerBatch * 36 * cout       // cin zeros for the padding
+            let temp = zeros + cin                                      // [36][max(cin, cout)]
+            zeros.update(repeating: 0, count: cin)
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { patchBuffer in
+                let patch = patchBuffer.baseAddress!
+                let tiles = Parallel.range(batch, of: batches, count: totalTiles)
+                let first = tiles.lowerBound, count = tiles.count
                 for t in 0..<count {
                     let tile = first + t
                     let ty = tile / tileCols, tx = tile % tileCols
@@ -195,7 +202,6 @@ public struct WinogradF4Conv3x3: Sendable {
                         }
                     }
                 }
-                first += count
             }
         }
     }

@@ -14,6 +14,17 @@ struct SuperGlueCLI: ParsableCommand {
 }
 
 let arguments = MatchingOptions.normalizingNegativeResize(Array(CommandLine.arguments.dropFirst()))
+
+// Help is rendered here rather than through fullMessage(for:): with swift-argument-parser 1.8.2
+// built by Swift 6.3 in release mode, the help request reaches fullMessage as an unrecognised
+// error and prints "error: CommandError(...)" instead of the help screen.
+if arguments.contains("--help") || arguments.contains("-h") || arguments.first == "help" {
+    let words = arguments.filter { !$0.hasPrefix("-") && $0 != "help" }
+    let subcommand = SuperGlueCLI.configuration.subcommands.first { $0.configuration.commandName == words.first }
+    print(SuperGlueCLI.helpMessage(for: subcommand ?? SuperGlueCLI.self, includeHidden: false, columns: nil))
+    exit(0)
+}
+
 var command: ParsableCommand
 do {
     command = try SuperGlueCLI.parseAsRoot(arguments)

@@ -63,6 +63,18 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: out))
     }
 
+    @Test func helpPrintsUsageAndExitsZero() throws {
+        let folder = try CLIFixtures.temporaryFolder("help")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for (arguments, expected) in [(["--help"], "SUBCOMMANDS"), (["match", "--help"], "--max-keypoints"),
+                                      (["rank", "-h"], "--resume"), (["help", "pairs"], "--overwrite")] {
+            let result = try RankCLI.run(arguments, in: folder)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+            #expect(result.stdout.contains("USAGE") && result.stdout.contains(expected), "\(arguments): \(result.stdout)")
+            #expect(!result.stdout.contains("CommandError") && result.stderr.isEmpty, "\(arguments): \(result.stderr)")
+        }
+    }
+
     @Test func pairsSkipsDoneWorkAndOverwrites() throws {
         let folder = try CLIFixtures.temporaryFolder("pairs")
         defer { try? FileManager.default.removeItem(at: folder) }

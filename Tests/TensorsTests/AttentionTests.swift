@@ -51,7 +51,7 @@ import Testing
         let key: [Float] = [1, 1, 2, 0]
         let value: [Float] = [1, 10, 3, 20]
         var output = [Float](repeating: .nan, count: 4)
-        var scratch = [Float](repeating: 0, count: 6)
+        var scratch = [Float](repeating: 0, count: multiHeadAttentionScratchCount(queryCount: 2, keyCount: 2))
         query.withUnsafeBufferPointer { q in key.withUnsafeBufferPointer { k in value.withUnsafeBufferPointer { v in
             output.withUnsafeMutableBufferPointer { o in scratch.withUnsafeMutableBufferPointer { s in
                 multiHeadAttention(query: q.baseAddress!, queryStride: 2, queryCount: 2,
@@ -80,7 +80,7 @@ import Testing
         let k = (0..<(nk * stride)).map { _ in next() }
         let v = (0..<(nk * stride)).map { _ in next() }
         var out = [Float](repeating: 0, count: nq * outStride)
-        var scratch = [Float](repeating: 0, count: nq * (nk + 1))
+        var scratch = [Float](repeating: 0, count: multiHeadAttentionScratchCount(queryCount: nq, keyCount: nk))
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
             out.withUnsafeMutableBufferPointer { op in scratch.withUnsafeMutableBufferPointer { sp in
                 multiHeadAttention(query: qp.baseAddress!, queryStride: stride, queryCount: nq,
