@@ -125,20 +125,52 @@ public final class Matcher: Sendable {
 
     /// Extracts features from both images and matches them.
     public func match(_ url0: URL, _ url1: URL, rotation0: Int = 0, rotation1: Int = 0) throws -> PairMatch {
-        let a = try extract(url0, rotation: rotation0)
-        let b = try extract(url1, rotation: rotation1)
+        let (a, b) = try Self.both({ try self.extract(url0, rotation: rotation0) }, { try self.extract(url1, rotation: rotation1) })
         return PairMatch(image0: a, image1: b, matches: try match(a.features, b.features))
     }
 
     /// Extracts features from two decoded images and matches them.
     public func match(_ image0: GrayImage, _ image1: GrayImage) throws -> PairMatch {
-        let a = try extract(image0)
-        let b = try extract(image1)
+        let (a, b) = try Self.both({ try self.extract(image0) }, { try self.extract(image1) })
         return PairMatch(image0: a, image1: b, matches: try match(a.features, b.features))
+    }
+
+    /// Runs the two extractions at the same time: each one is parallel inside, but decoding, NMS,
+    /// keypoint selection and descriptor sampling are serial, and those parts of one image overlap
+    /// with the other's convolutions. Errors are reported as a sequential run would: image 0's
+    /// first.
+    private static func both(_ first: @escaping @Sendable () throws -> ImageFeatures,
+                             _ second: @escaping @Sendable () throws -> ImageFeatures) throws -> (ImageFeatures, ImageFeatures) {
+        let results = PairResults()
+        DispatchQueue.concurrentPerform(iterations: 2) { index in
+            let result = Result { try (index == 0 ? first : second)() }
+            results.set(index, result)
+        }
+        let (a, b) = results.take()
+        return (try a.get(), try b.get())
     }
 
     private static func checkFinite(_ f: Features, _ what: String) throws {
         for v in f.scores where !v.isFinite { throw MatcherError.nonFiniteOutput("\(what) scores") }
         for v in f.descriptors where !v.isFinite { throw MatcherError.nonFiniteOutput("\(what) descriptors") }
+    }
+}
+
+/// The two results of ``Matcher``'s concurrent extraction, written once each under a lock.
+private final class PairResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var results: [Result<ImageFeatures, any Error>?] = [nil, nil]
+
+    func set(_ index: Int, _ result: Result<ImageFeatures, any Error>) {
+        lock.lock()
+        results[index] = result
+        lock.unlock()
+    }
+
+    func take() -> (Result<ImageFeatures, any Error>, Result<ImageFeatures, any Error>) {
+        lock.lock()
+        defer { lock.unlock() }
+        let missing = Result<ImageFeatures, any Error>.failure(MatcherError.nonFiniteOutput("no result"))
+        return (results[0] ?? missing, results[1] ?? missing)
     }
 }
