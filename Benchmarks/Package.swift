@@ -7,6 +7,9 @@ import PackageDescription
 // repository was cloned, so derive it instead of hard-coding it.
 let rootPackage = String(Context.packageDirectory.split(separator: "/").dropLast().last ?? "SuperGlueKit").lowercased()
 
+/// One executable per suite, in Benchmarks/<name>/ (see README.md).
+let benchmarkSuites = ["GEMM", "SuperPoint", "SuperGlue", "EndToEnd"]
+
 let package = Package(
     name: "SuperGlueKitBenchmarks",
     platforms: [.macOS(.v13)],
@@ -14,17 +17,31 @@ let package = Package(
         .package(path: ".."),
         .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
     ],
-    targets: [
+    targets: benchmarkSuites.map { suite in
         .executableTarget(
-            name: "GEMM",
+            name: suite,
             dependencies: [
+                "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SuperGlueKit", package: rootPackage),
             ],
-            path: "Benchmarks/GEMM",
+            path: "Benchmarks/\(suite)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        )
+    } + [
+        // Synthetic inputs, the GFLOP/s metric and a JPEG writer shared by the suites.
+        .target(
+            name: "BenchmarkSupport",
+            dependencies: [
+                "CJPEGWriter",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "SuperGlueKit", package: rootPackage),
+            ],
+            path: "Support/BenchmarkSupport"
         ),
+        // libjpeg's encoder (libjpeg-dev, which the root package's decoder needs anyway).
+        .target(name: "CJPEGWriter", path: "Support/CJPEGWriter", linkerSettings: [.linkedLibrary("jpeg")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -35,8 +35,8 @@ struct BenchmarkCommand: ParsableCommand {
         let superPoint: SuperPoint
         let superGlueWeights: SafeTensorsFile
         if randomWeights {
-            superPoint = try SuperPoint(weights: Self.randomWeights(WeightSchema.superPoint(), seed: 1), config: config.superPoint)
-            superGlueWeights = Self.randomWeights(WeightSchema.superGlue(gnnLayers: 18), seed: 2)
+            superPoint = try SuperPoint(weights: RandomWeights.superPoint(seed: 1), config: config.superPoint)
+            superGlueWeights = RandomWeights.superGlue(layers: 18, seed: 2)
         } else {
             let m = try matching.makeMatcher()  // resolves and converts weights, fails early
             superPoint = m.superPoint
@@ -104,7 +104,6 @@ struct BenchmarkCommand: ParsableCommand {
 
     /// Truncates to the `n` first keypoints, or pads with random keypoints and unit descriptors.
     static func exactly(_ n: Int, _ f: Features, seed: UInt64) -> Features {
-        var g = SplitMix64(seed: seed)
         var out = f
         let d = f.descriptorDim
         if f.count >= n {
@@ -113,57 +112,11 @@ struct BenchmarkCommand: ParsableCommand {
             out.descriptors = Array(f.descriptors.prefix(n * d))
             return out
         }
-        for _ in f.count..<n {
-            out.keypoints += [Float(g.unit()) * Float(f.imageWidth - 1), Float(g.unit()) * Float(f.imageHeight - 1)]
-            out.scores.append(Float(g.unit()))
-            var v = (0..<d).map { _ in Float(g.unit() - 0.5) }
-            let norm = max(v.reduce(0) { $0 + $1 * $1 }.squareRoot(), 1e-6)
-            v = v.map { $0 / norm }
-            out.descriptors += v
-        }
+        let padding = Features.random(count: n - f.count, descriptorDim: d, imageWidth: f.imageWidth,
+                                      imageHeight: f.imageHeight, seed: seed)
+        out.keypoints += padding.keypoints
+        out.scores += padding.scores
+        out.descriptors += padding.descriptors
         return out
     }
-
-    /// Weights with the schema's names and shapes: torch's default uniform(+-1/sqrt(fan_in)) for
-    /// convolutions, identity BatchNorm, bin_score 1.
-    static func randomWeights(_ schema: WeightSchema, seed: UInt64) -> SafeTensorsFile {
-        var g = SplitMix64(seed: seed)
-        var file = SafeTensorsFile(metadata: ["model": schema.kind.rawValue, "source_file": "random"])
-        let shapes = Dictionary(schema.entries.map { ($0.name, $0.shape) }, uniquingKeysWith: { a, _ in a })
-        for entry in schema.entries where !entry.optional {
-            let count = entry.shape.reduce(1, *)
-            let name = entry.name
-            var values: [Float]
-            if name.hasSuffix("running_var") {
-                values = [Float](repeating: 1, count: count)
-            } else if name.hasSuffix("running_mean") {
-                values = [Float](repeating: 0, count: count)
-            } else if name == "bin_score" {
-                values = [1]
-            } else {
-                // Bias bound from its layer's weight fan-in; BatchNorm affine parameters random too.
-                let weightShape = name.hasSuffix(".bias") ? shapes[String(name.dropLast(5)) + ".weight"] ?? entry.shape : entry.shape
-                let fanIn = max(weightShape.dropFirst().reduce(1, *), 1)
-                let bound = 1 / Double(fanIn).squareRoot()
-                values = (0..<count).map { _ in Float((2 * g.unit() - 1) * bound) }
-            }
-            file.tensors[name] = RawTensor(shape: entry.shape, floats: values)
-        }
-        return file
-    }
-}
-
-/// A small deterministic generator (SplitMix64) for benchmark inputs.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
 }

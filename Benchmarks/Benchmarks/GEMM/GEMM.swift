@@ -2,6 +2,7 @@
 // M output channels, K = input channels x 9 (3x3) or input channels (1x1), N = pixels.
 // Reports achieved GFLOP/s per shape, the ceiling any convolution built on this GEMM can reach.
 import Benchmark
+import BenchmarkSupport
 import Tensors
 
 struct GEMMShape {
@@ -20,15 +21,6 @@ let shapes: [GEMMShape] = [
     GEMMShape(name: "attention 1024x1024x64", m: 1024, n: 1024, k: 64),
     GEMMShape(name: "gnn mlp 512x2048x512", m: 512, n: 2048, k: 512),
 ]
-
-/// Achieved GFLOP/s of `flops` floating-point operations that started at `start`.
-func gigaflopsPerSecond(_ flops: Double, since start: ContinuousClock.Instant) -> Int {
-    let elapsed = ContinuousClock.now - start
-    let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18
-    return Int((flops / seconds / 1e9).rounded())
-}
-
-let gflops = BenchmarkMetric.custom("GFLOP/s", polarity: .prefersLarger, useScalingFactor: false)
 
 let benchmarks: @Sendable () -> Void = {
     Benchmark.defaultConfiguration = .init(
