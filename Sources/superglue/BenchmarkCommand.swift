@@ -14,8 +14,9 @@ struct BenchmarkCommand: ParsableCommand {
         abstract: "Time SuperPoint, SuperGlue (1024 x 1024, 20 and 100 iterations) and a whole pair.",
         discussion: """
             Prints per-run milliseconds under superpoint_ms, superglue_20_ms, superglue_100_ms, \
-            sinkhorn_iteration_ms ((t100 - t20) / 80), pair_ms (decode + resize + SuperPoint x2 + SuperGlue \
-            with --sinkhorn-iterations) and peak_rss_mb. With --random-weights no weight files are needed: \
+            sinkhorn_iteration_ms (one iteration on a (keypoints + 1)^2 matrix: (t21 - t1) / 20), pair_ms \
+            (decode + resize + SuperPoint x2 + SuperGlue with --sinkhorn-iterations) and peak_rss_mb (peak \
+            resident size right after the pair stage, which runs first). With --random-weights no weight files are needed: \
             timings do not depend on the values, only on shapes (SuperGlue is always given exactly \
             --superglue-keypoints per side).
             """)
@@ -33,43 +34,43 @@ struct BenchmarkCommand: ParsableCommand {
         guard runs > 0, warmup >= 0, superglueKeypoints > 0 else { throw ValidationError("--runs and --superglue-keypoints must be positive") }
         let config = try matching.matcherConfig()
         let superPoint: SuperPoint
-        let superGlueWeights: SafeTensorsFile
+        // The SuperGlue tensors are (re)loaded for each instance built rather than held for the
+        // whole run, so the pair stage sees the memory a `superglue match` process has.
+        let superGlueWeights: () throws -> SafeTensorsFile
         if randomWeights {
             superPoint = try SuperPoint(weights: RandomWeights.superPoint(seed: 1), config: config.superPoint)
-            superGlueWeights = RandomWeights.superGlue(layers: 18, seed: 2)
+            superGlueWeights = { RandomWeights.superGlue(layers: 18, seed: 2) }
         } else {
             let m = try matching.makeMatcher()  // resolves and converts weights, fails early
             superPoint = m.superPoint
             let locator = WeightsLocator(explicit: matching.weightsDirectory)
             let file: WeightsFile = config.superGlue.weights == .indoor ? .superGlueIndoor : .superGlueOutdoor
-            superGlueWeights = try WeightConversion.loadWeights(at: locator.locate(file) { _ = try WeightConversion.convertFile(at: $0, to: $1) }, model: .superglue)
+            let url = try locator.locate(file) { _ = try WeightConversion.convertFile(at: $0, to: $1) }
+            superGlueWeights = { try WeightConversion.loadWeights(at: url, model: .superglue) }
         }
         func superGlue(_ iterations: Int) throws -> SuperGlue {
             var c = config.superGlue
             c.sinkhornIterations = iterations
-            return try SuperGlue(weights: superGlueWeights, config: c)
+            return try SuperGlue(weights: superGlueWeights(), config: c)
         }
         let matcher = Matcher(superPoint: superPoint, superGlue: try superGlue(config.superGlue.sinkhornIterations), config: config)
-        let sg20 = try superGlue(20), sg100 = try superGlue(100)
         let url0 = URL(fileURLWithPath: image0), url1 = URL(fileURLWithPath: image1)
 
+        // The pair runs first and the peak resident size is read right after it, while the
+        // process holds what `superglue match` holds (one SuperPoint, one SuperGlue, the weights);
+        // the stages below add two more SuperGlue instances that a pair run does not have.
+        let pairMs = try time { _ = try matcher.match(url0, url1) }
+        let peakRSSMB = Self.peakResidentMB()
+
+        let sg20 = try superGlue(20), sg100 = try superGlue(100)
         let prepared = try ImageLoader.prepare(contentsOf: url0, options: PreprocessingOptions(resize: config.resize, decoding: config.decoding))
         let superPointMs = try time { _ = try matcher.extract(prepared) }
         let f0 = Self.exactly(superglueKeypoints, try matcher.extract(url0).features, seed: 3)
         let f1 = Self.exactly(superglueKeypoints, try matcher.extract(url1).features, seed: 4)
         let sg20Ms = try time { _ = try sg20.match(f0, f1) }
         let sg100Ms = try time { _ = try sg100.match(f0, f1) }
-        let pairMs = try time { _ = try matcher.match(url0, url1) }
-        let sinkhornMs = zip(sg100Ms, sg20Ms).map { ($0 - $1) / 80 }
+        let sinkhornMs = try sinkhornIterationMs(size: superglueKeypoints)
 
-        var usage = rusage()
-        #if os(Linux)
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peakRSSMB = Double(usage.ru_maxrss) / 1024  // KiB on Linux
-        #else
-        getrusage(RUSAGE_SELF, &usage)
-        let peakRSSMB = Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
-        #endif
         let result: [String: Any] = [
             "superpoint_ms": superPointMs, "superglue_20_ms": sg20Ms, "superglue_100_ms": sg100Ms,
             "sinkhorn_iteration_ms": sinkhornMs, "pair_ms": pairMs,
@@ -84,6 +85,40 @@ struct BenchmarkCommand: ParsableCommand {
         }
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// One Sinkhorn iteration on a `(size + 1)^2` coupling matrix, as compare.py measures the
+    /// reference: (time of 1 + 20 iterations - time of 1 iteration) / 20, back to back per run.
+    private func sinkhornIterationMs(size: Int) throws -> [Double] {
+        var generator = SplitMix64(seed: 5)
+        let scores = (0..<((size + 1) * (size + 1))).map { _ in Float(generator.unit() * 8 - 4) }
+        var couplings = scores
+        let workspace = SinkhornWorkspace()
+        func solve(_ iterations: Int) -> Double {
+            couplings.withUnsafeMutableBufferPointer { c in
+                scores.withUnsafeBufferPointer { s in c.baseAddress!.update(from: s.baseAddress!, count: s.count) }
+                let start = DispatchTime.now().uptimeNanoseconds
+                logOptimalTransport(couplings: c.baseAddress!, rows: size, columns: size, binScore: 1,
+                                    iterations: iterations, workspace: workspace)
+                return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            }
+        }
+        for _ in 0..<warmup { _ = solve(1); _ = solve(21) }
+        return (0..<runs).map { _ in
+            let one = solve(1)
+            return (solve(21) - one) / 20
+        }
+    }
+
+    private static func peakResidentMB() -> Double {
+        var usage = rusage()
+        #if os(Linux)
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024  // KiB on Linux
+        #else
+        getrusage(RUSAGE_SELF, &usage)
+        return Double(usage.ru_maxrss) / 1_048_576  // bytes on macOS
+        #endif
     }
 
     private func time(_ body: () throws -> Void) throws -> [Double] {
