@@ -26,9 +26,6 @@ public func sgemm(
 /// ``sgemm(transA:transB:m:n:k:alpha:a:lda:b:ldb:beta:c:ldc:)`` with the rows of C split over
 /// the workers, each part one single-threaded GEMM; `epilogue` (bias, activation) runs on each
 /// part's rows right after its GEMM, while they are still in cache.
-///
-/// Every element of C is computed by the same kernel sequence whatever the split, so the result
-/// does not depend on the worker count.
 public func parallelSgemm(
     transA: Bool = false, transB: Bool = false,
     m: Int, n: Int, k: Int,
