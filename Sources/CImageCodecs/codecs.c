@@ -229,7 +229,32 @@ typedef struct {
     size_t size;
     size_t position;
     cic_gray_result *result;
+    /// Set once created; its width bounds libpng's row buffers in cic_png_malloc.
+    png_infop info;
 } cic_png_reader;
+
+// libpng allocates some chunks' data (eXIf) from the length in the chunk header before reading it,
+// and png_set_chunk_malloc_max does not stop that in libpng 1.6.39: a 93-byte file claiming a
+// 512 MiB eXIf chunk made it allocate 512 MiB (found by Tools/fuzz/libfuzzer.sh). No chunk can hold
+// more than the file, and libpng's other buffers are rows (at most 8 bytes a pixel of the header's
+// width), zlib state and small tables, so a larger single allocation is refused: libpng then
+// reports it (a chunk is skipped and the read runs into the end of the file, or "out of memory").
+static png_voidp cic_png_malloc(png_structp png, png_alloc_size_t size) {
+    cic_png_reader *reader = (cic_png_reader *)png_get_mem_ptr(png);
+    if (reader != NULL) {
+        size_t width = reader->info != NULL ? (size_t)png_get_image_width(png, reader->info) : 0;
+        size_t base = reader->size > ((size_t)1 << 20) ? reader->size : ((size_t)1 << 20);
+        if (size > base + 16 * (width + 8) + ((size_t)1 << 16)) {
+            return NULL;
+        }
+    }
+    return malloc(size);
+}
+
+static void cic_png_free(png_structp png, png_voidp pointer) {
+    (void)png;
+    free(pointer);
+}
 
 static void cic_png_error(png_structp png, png_const_charp text) {
     cic_png_reader *reader = (cic_png_reader *)png_get_error_ptr(png);
@@ -270,7 +295,8 @@ cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pi
     reader.size = size;
     reader.result = result;
 
-    png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &reader, cic_png_error, cic_png_warning);
+    png_structp png = png_create_read_struct_2(PNG_LIBPNG_VER_STRING, &reader, cic_png_error, cic_png_warning,
+                                               &reader, cic_png_malloc, cic_png_free);
     if (png == NULL) {
         cic_copy_message(result->message, "png_create_read_struct failed");
         return CIC_ERR_NO_MEMORY;
@@ -282,6 +308,7 @@ cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pi
         cic_copy_message(result->message, "png_create_info_struct failed");
         return CIC_ERR_NO_MEMORY;
     }
+    reader.info = info;
 
     volatile cic_status status = CIC_ERR_CODEC;
     uint8_t *volatile pixels = NULL;

@@ -1,0 +1,19 @@
+// libFuzzer entry point for the image decoders (ImageIO over the CImageCodecs libjpeg/libpng shims),
+// compiled together with Sources/ImageIO by Tools/fuzz/libfuzzer.sh (not part of Package.swift).
+// The pixel limit is lowered so an accepted image stays within the fuzzer's allocation bound.
+import Foundation
+
+let fuzzImageOptions = ImageDecodingOptions(maxPixelCount: 1 << 22, maxFileBytes: 1 << 20)
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
+    let bytes = data.map { Data(bytes: $0, count: size) } ?? Data()
+    do {
+        let decoded = try ImageDecoder.decode(data: bytes, source: "fuzz", options: fuzzImageOptions)
+        precondition(decoded.image.pixels.count == decoded.image.width * decoded.image.height)
+    } catch is ImageLoadingError {
+    } catch {
+        fatalError("unexpected error type \(type(of: error)): \(error)")
+    }
+    return 0
+}
