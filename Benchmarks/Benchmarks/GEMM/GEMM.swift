@@ -29,20 +29,33 @@ let benchmarks: @Sendable () -> Void = {
         maxDuration: .seconds(3),
         maxIterations: 30
     )
+    // `sgemm`: single-thread OpenBLAS. `parallelSgemm`: as the engine runs it, C's rows split
+    // over the workers, each part one single-threaded OpenBLAS call.
+    typealias GEMMCall = @Sendable (GEMMShape, UnsafePointer<Float>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    let variants: [(String, GEMMCall)] = [
+        ("sgemm", { s, a, b, c in sgemm(m: s.m, n: s.n, k: s.k, a: a, lda: s.k, b: b, ldb: s.n, c: c, ldc: s.n) }),
+        ("parallelSgemm", { s, a, b, c in parallelSgemm(m: s.m, n: s.n, k: s.k, a: a, lda: s.k, b: b, ldb: s.n, c: c, ldc: s.n) }),
+    ]
     for shape in shapes {
-        Benchmark("sgemm \(shape.name)") { benchmark in
-            let a = [Float](repeating: 0.01, count: shape.m * shape.k)
-            let b = [Float](repeating: 0.02, count: shape.k * shape.n)
-            var c = [Float](repeating: 0, count: shape.m * shape.n)
-            for _ in benchmark.scaledIterations {
-                let start = ContinuousClock.now
-                c.withUnsafeMutableBufferPointer { cp in
-                    guard let cBase = cp.baseAddress else { return }
-                    sgemm(m: shape.m, n: shape.n, k: shape.k, a: a, lda: shape.k, b: b, ldb: shape.n, c: cBase, ldc: shape.n)
+        for (label, call) in variants {
+            Benchmark("\(label) \(shape.name)") { benchmark in
+                let a = [Float](repeating: 0.01, count: shape.m * shape.k)
+                let b = [Float](repeating: 0.02, count: shape.k * shape.n)
+                var c = [Float](repeating: 0, count: shape.m * shape.n)
+                for _ in benchmark.scaledIterations {
+                    let start = ContinuousClock.now
+                    a.withUnsafeBufferPointer { ap in
+                        b.withUnsafeBufferPointer { bp in
+                            c.withUnsafeMutableBufferPointer { cp in
+                                guard let aBase = ap.baseAddress, let bBase = bp.baseAddress, let cBase = cp.baseAddress else { return }
+                                call(shape, aBase, bBase, cBase)
+                            }
+                        }
+                    }
+                    benchmark.measurement(gflops, gigaflopsPerSecond(shape.flops, since: start))
                 }
-                benchmark.measurement(gflops, gigaflopsPerSecond(shape.flops, since: start))
+                blackHole(c)
             }
-            blackHole(c)
         }
     }
 }
