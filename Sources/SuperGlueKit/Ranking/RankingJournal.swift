@@ -79,7 +79,11 @@ final class RankingJournal {
         if flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
             throw RankingJobError.output("another process is running a job with the journal \(path) (same --output?)")
         }
-        do { existing = [UInt8](try Data(contentsOf: url)) } catch {
+        // A new journal is empty: skip reading it (Foundation's Data(contentsOf:) leaks its read
+        // buffer on an empty file in Swift 6.3.1, seen by LeakSanitizer).
+        var info = stat()
+        let isEmpty = fstat(fd, &info) == 0 && info.st_size == 0
+        do { existing = isEmpty ? [] : [UInt8](try Data(contentsOf: url)) } catch {
             throw RankingJobError.output("cannot read the journal \(path): \(error.localizedDescription)")
         }
         let headerText = magic + " identity=" + identity + "\n" + columns.joined(separator: ",") + "\n"
