@@ -44,25 +44,31 @@ public func slidingMax(
         output.update(from: input, count: height * width)
         return
     }
-    for y in 0..<height {
-        let src = input + y * width, dst = temp + y * width
-        for x in 0..<width {
-            let lo = max(x - radius, 0), hi = min(x + radius, width - 1)
-            var m = src[lo]
-            var i = lo + 1
-            while i <= hi { m = max(m, src[i]); i += 1 }
-            dst[x] = m
+    // Rows are independent in each pass (and max is exact), so both split over the workers with
+    // results identical to a serial run.
+    RowParallel.forEach(rows: height, minRowsPerWorker: 16) { rows in
+        for y in rows {
+            let src = input + y * width, dst = temp + y * width
+            for x in 0..<width {
+                let lo = max(x - radius, 0), hi = min(x + radius, width - 1)
+                var m = src[lo]
+                var i = lo + 1
+                while i <= hi { m = max(m, src[i]); i += 1 }
+                dst[x] = m
+            }
         }
     }
-    for y in 0..<height {
-        let lo = max(y - radius, 0), hi = min(y + radius, height - 1)
-        let dst = output + y * width
-        dst.update(from: temp + lo * width, count: width)
-        var r = lo + 1
-        while r <= hi {
-            let src = temp + r * width
-            for x in 0..<width { dst[x] = max(dst[x], src[x]) }
-            r += 1
+    RowParallel.forEach(rows: height, minRowsPerWorker: 16) { rows in
+        for y in rows {
+            let lo = max(y - radius, 0), hi = min(y + radius, height - 1)
+            let dst = output + y * width
+            dst.update(from: temp + lo * width, count: width)
+            var r = lo + 1
+            while r <= hi {
+                let src = temp + r * width
+                for x in 0..<width { dst[x] = max(dst[x], src[x]) }
+                r += 1
+            }
         }
     }
 }
