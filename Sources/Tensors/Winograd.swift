@@ -36,25 +36,7 @@ public struct WinogradConv3x3: Sendable {
         outChannels = cout
         bias = conv.bias
         // G = [[1, 0, 0], [1/2, 1/2, 1/2], [1/2, -1/2, 1/2], [0, 0, 1]]
-        let g: [[Double]] = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]]
-        var u = [Float](repeating: 0, count: 16 * cin * cout)
-        conv.gemmWeights.withUnsafeBufferPointer { w in
-            for ci in 0..<cin {
-                for co in 0..<cout {
-                    // w[(ky * 3 + kx) * cin + ci][co]
-                    var k = [[Double]](repeating: [0, 0, 0], count: 3)
-                    for ky in 0..<3 { for kx in 0..<3 { k[ky][kx] = Double(w[((ky * 3 + kx) * cin + ci) * cout + co]) } }
-                    for i in 0..<4 {
-                        for j in 0..<4 {
-                            var s = 0.0
-                            for a in 0..<3 { for b in 0..<3 { s += g[i][a] * k[a][b] * g[j][b] } }
-                            u[((i * 4 + j) * cin + ci) * cout + co] = Float(s)
-                        }
-                    }
-                }
-            }
-        }
-        transformedWeights = u
+        transformedWeights = winogradFilterTransform(conv, g: [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
     }
 
     /// Scratch floats that ``apply(input:width:rows:output:relu:pool:scratch:)`` needs.
@@ -62,12 +44,7 @@ public struct WinogradConv3x3: Sendable {
 
     /// Scratch floats for a layer with these channel counts: one batch per worker.
     public static func scratchCount(inChannels: Int, outChannels: Int) -> Int {
-        Parallel.workers * workerScratchCount(inChannels: inChannels, outChannels: outChannels)
-    }
-
-    /// One worker's transformed inputs, products and padding zeros.
-    static func workerScratchCount(inChannels: Int, outChannels: Int) -> Int {
-        tilesPerBatch * 16 * (inChannels + outChannels) + inChannels
+        winogradScratchCount(positions: 16, tilesPerBatch: tilesPerBatch, inChannels: inChannels, outChannels: outChannels)
     }
 
     /// Computes output rows `rows` (`rows.lowerBound` even) with bias and optional ReLU.
@@ -82,64 +59,27 @@ public struct WinogradConv3x3: Sendable {
     ) {
         precondition(rows.lowerBound % 2 == 0, "Winograd bands start on an even row")
         let cin = inChannels, cout = outChannels
-        let tileCols = (width + 1) / 2, tileRows = (rows.count + 1) / 2
-        let totalTiles = tileRows * tileCols
-        let rowStride = width * cin
-        let perWorker = Self.workerScratchCount(inChannels: cin, outChannels: cout)
-        // Batches of tiles are independent (disjoint outputs), so they are spread over the
-        // workers, each with its own slice of `scratch`.
-        let batches = Parallel.balancedChunks(count: totalTiles, maxPerChunk: Self.tilesPerBatch)
-        Parallel.forEachChunk(batches) { batch, worker in
-            let tiles = Parallel.range(batch, of: batches, count: totalTiles)
-            let transformed = scratch + worker * perWorker              // [tiles][16][cin]
-            let products = transformed + Self.tilesPerBatch * 16 * cin  // [tiles][16][cout]
-            let zeros = products + Self.tilesPerBatch * 16 * cout       // cin zeros for the padding
-            zeros.update(repeating: 0, count: cin)
-            // Stack storage for the 16 pixel pointers of a patch: no heap allocation per call.
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 16) { patchBuffer in
-                let patch = patchBuffer.baseAddress!
-                let first = tiles.lowerBound, count = tiles.count
-                for t in 0..<count {
-                    let tile = first + t
-                    let ty = tile / tileCols, tx = tile % tileCols
-                    let y0 = rows.lowerBound + 2 * ty - 1, x0 = 2 * tx - 1
-                    for k in 0..<16 { patch[k] = UnsafePointer(zeros) }
-                    for i in 0..<4 where input.validRows.contains(y0 + i) {
-                        let row = input.base + (y0 + i - input.firstRow) * rowStride
-                        for j in 0..<4 where x0 + j >= 0 && x0 + j < width { patch[i * 4 + j] = row + (x0 + j) * cin }
+        bias.withUnsafeBufferPointer { b in
+            let bias = b.baseAddress!
+            runWinogradTiles(
+                tileSide: 2, input: input, width: width, rows: rows, inChannels: cin, outChannels: cout,
+                tilesPerBatch: Self.tilesPerBatch, transformedWeights: transformedWeights, scratch: scratch, extra: 0,
+                inputTransform: { patch, v, _ in inputTransform(patch, channels: cin, into: v) },
+                outputTransform: { ty, tx, products, _ in
+                    let oy = 2 * ty, ox = 2 * tx  // relative to rows.lowerBound
+                    let hasRow1 = oy + 1 < rows.count, hasCol1 = ox + 1 < width
+                    let m = UnsafePointer(products)
+                    if pool {
+                        // Floor pooling: a tile cut by the edge is exactly a dropped window.
+                        guard hasRow1 && hasCol1 else { return }
+                        outputTransformPooled(m, bias: bias, channels: cout, relu: relu, into: output + (ty * (width / 2) + tx) * cout)
+                    } else {
+                        let o = output + (oy * width + ox) * cout
+                        outputTransform(m, bias: bias, channels: cout, relu: relu,
+                                        into: (o, hasCol1 ? o + cout : nil, hasRow1 ? o + width * cout : nil,
+                                               hasRow1 && hasCol1 ? o + width * cout + cout : nil))
                     }
-                    inputTransform(patch, channels: cin, into: transformed + t * 16 * cin)
-                }
-                // 16 GEMMs: products[t][xi][:] = V[t][xi][:] x U[xi].
-                transformedWeights.withUnsafeBufferPointer { u in
-                    for xi in 0..<16 {
-                        sgemm(m: count, n: cout, k: cin,
-                              a: transformed + xi * cin, lda: 16 * cin,
-                              b: u.baseAddress! + xi * cin * cout, ldb: cout,
-                              c: products + xi * cout, ldc: 16 * cout)
-                    }
-                }
-                bias.withUnsafeBufferPointer { b in
-                    for t in 0..<count {
-                        let tile = first + t
-                        let ty = tile / tileCols, tx = tile % tileCols
-                        let oy = 2 * ty, ox = 2 * tx  // relative to rows.lowerBound
-                        let hasRow1 = oy + 1 < rows.count, hasCol1 = ox + 1 < width
-                        let m = UnsafePointer(products + t * 16 * cout)
-                        if pool {
-                            // Floor pooling: a tile cut by the edge is exactly a dropped window.
-                            guard hasRow1 && hasCol1 else { continue }
-                            outputTransformPooled(m, bias: b.baseAddress!, channels: cout, relu: relu,
-                                                  into: output + (ty * (width / 2) + tx) * cout)
-                        } else {
-                            let o = output + (oy * width + ox) * cout
-                            outputTransform(m, bias: b.baseAddress!, channels: cout, relu: relu,
-                                            into: (o, hasCol1 ? o + cout : nil, hasRow1 ? o + width * cout : nil,
-                                                   hasRow1 && hasCol1 ? o + width * cout + cout : nil))
-                        }
-                    }
-                }
-            }
+                })
         }
     }
 }

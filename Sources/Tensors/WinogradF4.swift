@@ -60,38 +60,17 @@ public struct WinogradF4Conv3x3: Sendable {
         inChannels = cin
         outChannels = cout
         bias = conv.bias
-        let g = Self.g
-        var u = [Float](repeating: 0, count: 36 * cin * cout)
-        conv.gemmWeights.withUnsafeBufferPointer { w in
-            var k = [[Double]](repeating: [0, 0, 0], count: 3)
-            var gk = [[Double]](repeating: [0, 0, 0], count: 6)
-            for ci in 0..<cin {
-                for co in 0..<cout {
-                    for ky in 0..<3 { for kx in 0..<3 { k[ky][kx] = Double(w[((ky * 3 + kx) * cin + ci) * cout + co]) } }
-                    for i in 0..<6 { for b in 0..<3 { gk[i][b] = g[i][0] * k[0][b] + g[i][1] * k[1][b] + g[i][2] * k[2][b] } }
-                    for i in 0..<6 {
-                        for j in 0..<6 {
-                            let s = gk[i][0] * g[j][0] + gk[i][1] * g[j][1] + gk[i][2] * g[j][2]
-                            u[((i * 6 + j) * cin + ci) * cout + co] = Float(s)
-                        }
-                    }
-                }
-            }
-        }
-        transformedWeights = u
+        transformedWeights = winogradFilterTransform(conv, g: Self.g)
     }
 
     /// Scratch floats that ``apply(input:width:rows:output:relu:pool:scratch:)`` needs.
     public var scratchCount: Int { Self.scratchCount(inChannels: inChannels, outChannels: outChannels) }
 
-    /// Scratch floats for a layer with these channel counts: one batch per worker.
+    /// Scratch floats for a layer with these channel counts: one batch per worker, plus a
+    /// `[36][max(inChannels, outChannels)]` transform buffer each.
     public static func scratchCount(inChannels: Int, outChannels: Int) -> Int {
-        Parallel.workers * workerScratchCount(inChannels: inChannels, outChannels: outChannels)
-    }
-
-    /// One worker's transformed inputs, products, padding zeros and transform buffer.
-    static func workerScratchCount(inChannels: Int, outChannels: Int) -> Int {
-        tilesPerBatch * 36 * (inChannels + outChannels) + inChannels + 36 * max(inChannels, outChannels)
+        winogradScratchCount(positions: 36, tilesPerBatch: tilesPerBatch, inChannels: inChannels, outChannels: outChannels,
+                             extra: 36 * max(inChannels, outChannels))
     }
 
     /// Computes output rows `rows` (`rows.lowerBound` even) with bias and optional ReLU; with
@@ -103,37 +82,18 @@ public struct WinogradF4Conv3x3: Sendable {
     ) {
         precondition(rows.lowerBound % 2 == 0, "Winograd bands start on an even row")
         let cin = inChannels, cout = outChannels
-        let tileCols = (width + 3) / 4, tileRows = (rows.count + 3) / 4
-        let totalTiles = tileRows * tileCols
-        let rowStride = width * cin
         let pooledWidth = width / 2, pooledRows = rows.count / 2
-        let perWorker = Self.workerScratchCount(inChannels: cin, outChannels: cout)
-        // Independent batches of tiles spread over the workers, each with its own scratch slice.
-        let batches = Parallel.balancedChunks(count: totalTiles, maxPerChunk: Self.tilesPerBatch)
-        Parallel.forEachChunk(batches) { batch, worker in
-            let transformed = scratch + worker * perWorker              // [tiles][36][cin]
-            let products = transformed + Self.tilesPerBatch * 36 * cin  // [tiles][36][cout]
-            let zeros = products + Self.tilesPerBatch * 36 * cout       // cin zeros for the padding
-            let temp = zeros + cin                                      // [36][max(cin, cout)]
-            zeros.update(repeating: 0, count: cin)
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: 36) { patchBuffer in
-                let patch = patchBuffer.baseAddress!
-                let tiles = Parallel.range(batch, of: batches, count: totalTiles)
-                let first = tiles.lowerBound, count = tiles.count
-                for t in 0..<count {
-                    let tile = first + t
-                    let ty = tile / tileCols, tx = tile % tileCols
-                    let y0 = rows.lowerBound + 4 * ty - 1, x0 = 4 * tx - 1
-                    for k in 0..<36 { patch[k] = UnsafePointer(zeros) }
-                    for i in 0..<6 where input.validRows.contains(y0 + i) {
-                        let row = input.base + (y0 + i - input.firstRow) * rowStride
-                        for j in 0..<6 where x0 + j >= 0 && x0 + j < width { patch[i * 6 + j] = row + (x0 + j) * cin }
-                    }
+        bias.withUnsafeBufferPointer { b in
+            let bias = b.baseAddress!
+            runWinogradTiles(
+                tileSide: 4, input: input, width: width, rows: rows, inChannels: cin, outChannels: cout,
+                tilesPerBatch: Self.tilesPerBatch, transformedWeights: transformedWeights, scratch: scratch,
+                extra: 36 * max(cin, cout),
+                inputTransform: { patch, v, temp in
                     // temp[i][l] = sum_k B^T[i][k] d[k][l]; V[i][j] = sum_l B^T[j][l] temp[i][l].
-                    let v = transformed + t * 36 * cin
                     if cin % 8 == 0 {
-                        inputTransformF4(UnsafePointer(patch), channels: cin, temp: temp, into: v)
-                        continue
+                        inputTransformF4(patch, channels: cin, temp: temp, into: v)
+                        return
                     }
                     for i in 0..<6 {
                         for l in 0..<6 {
@@ -145,26 +105,13 @@ public struct WinogradF4Conv3x3: Sendable {
                             combine(Self.bTRows[j], count: cin, into: v + (i * 6 + j) * cin) { UnsafePointer(temp + (i * 6 + $0) * cin) }
                         }
                     }
-                }
-                transformedWeights.withUnsafeBufferPointer { u in
-                    for xi in 0..<36 {
-                        sgemm(m: count, n: cout, k: cin,
-                              a: transformed + xi * cin, lda: 36 * cin,
-                              b: u.baseAddress! + xi * cin * cout, ldb: cout,
-                              c: products + xi * cout, ldc: 36 * cout)
-                    }
-                }
-                bias.withUnsafeBufferPointer { b in
-                    let bias = b.baseAddress!
-                    for t in 0..<count {
-                        let tile = first + t
-                        let ty = tile / tileCols, tx = tile % tileCols
-                        let m = products + t * 36 * cout
-                        // Y goes to m's first 16 slots (M is no longer needed).
-                        let y = m
-                        if cout % 8 == 0 {
-                            outputTransformF4(m, channels: cout, bias: bias, relu: relu, temp: temp)
-                        } else {
+                },
+                outputTransform: { ty, tx, m, temp in
+                    // Y goes to m's first 16 slots (M is no longer needed).
+                    let y = m
+                    if cout % 8 == 0 {
+                        outputTransformF4(m, channels: cout, bias: bias, relu: relu, temp: temp)
+                    } else {
                         // s[i][l] = sum_k A^T[i][k] M[k][l] (4 x 6); Y[i][j] = sum_l A^T[j][l] s[i][l].
                         for i in 0..<4 {
                             for l in 0..<6 {
@@ -182,27 +129,25 @@ public struct WinogradF4Conv3x3: Sendable {
                                 }
                             }
                         }
-                        }
-                        if pool {
-                            // Four 2x2 windows per tile; floor pooling drops windows cut by the edge.
-                            for wy in 0..<2 where 2 * ty + wy < pooledRows {
-                                for wx in 0..<2 where 2 * tx + wx < pooledWidth {
-                                    let a = y + ((2 * wy) * 4 + 2 * wx) * cout, b = a + cout
-                                    let c0 = a + 4 * cout, d = c0 + cout
-                                    let dst = output + ((2 * ty + wy) * pooledWidth + 2 * tx + wx) * cout
-                                    for c in 0..<cout { dst[c] = max(max(a[c], b[c]), max(c0[c], d[c])) }
-                                }
+                    }
+                    if pool {
+                        // Four 2x2 windows per tile; floor pooling drops windows cut by the edge.
+                        for wy in 0..<2 where 2 * ty + wy < pooledRows {
+                            for wx in 0..<2 where 2 * tx + wx < pooledWidth {
+                                let a = y + ((2 * wy) * 4 + 2 * wx) * cout, b = a + cout
+                                let c0 = a + 4 * cout, d = c0 + cout
+                                let dst = output + ((2 * ty + wy) * pooledWidth + 2 * tx + wx) * cout
+                                for c in 0..<cout { dst[c] = max(max(a[c], b[c]), max(c0[c], d[c])) }
                             }
-                        } else {
-                            for i in 0..<4 where 4 * ty + i < rows.count {
-                                for j in 0..<4 where 4 * tx + j < width {
-                                    (output + ((4 * ty + i) * width + 4 * tx + j) * cout).update(from: y + (i * 4 + j) * cout, count: cout)
-                                }
+                        }
+                    } else {
+                        for i in 0..<4 where 4 * ty + i < rows.count {
+                            for j in 0..<4 where 4 * tx + j < width {
+                                (output + ((4 * ty + i) * width + 4 * tx + j) * cout).update(from: y + (i * 4 + j) * cout, count: cout)
                             }
                         }
                     }
-                }
-            }
+                })
         }
     }
 }

@@ -1,0 +1,93 @@
+// What the two Winograd variants (F(2x2, 3x3) in Winograd.swift, F(4x4, 3x3) in WinogradF4.swift)
+// share: the filter transform U = G g G^T, and the tile pipeline of a band of output rows
+// (gather each tile's input patch, transform it, one GEMM per transform position, transform the
+// products back), run in balanced batches spread over the workers.
+
+/// `U = G g G^T` of every (input, output) channel pair of a 3x3 convolution, in double precision,
+/// laid out `[positions][inChannels][outChannels]` with `positions = G.count^2`.
+func winogradFilterTransform(_ conv: Conv2D, g: [[Double]]) -> [Float] {
+    let cin = conv.inChannels, cout = conv.outChannels, side = g.count
+    var u = [Float](repeating: 0, count: side * side * cin * cout)
+    conv.gemmWeights.withUnsafeBufferPointer { w in
+        var k = [[Double]](repeating: [0, 0, 0], count: 3)
+        var gk = [[Double]](repeating: [0, 0, 0], count: side)
+        for ci in 0..<cin {
+            for co in 0..<cout {
+                // w[(ky * 3 + kx) * cin + ci][co]
+                for ky in 0..<3 { for kx in 0..<3 { k[ky][kx] = Double(w[((ky * 3 + kx) * cin + ci) * cout + co]) } }
+                for i in 0..<side { for b in 0..<3 { gk[i][b] = g[i][0] * k[0][b] + g[i][1] * k[1][b] + g[i][2] * k[2][b] } }
+                for i in 0..<side {
+                    for j in 0..<side {
+                        let s = gk[i][0] * g[j][0] + gk[i][1] * g[j][1] + gk[i][2] * g[j][2]
+                        u[((i * side + j) * cin + ci) * cout + co] = Float(s)
+                    }
+                }
+            }
+        }
+    }
+    return u
+}
+
+/// Scratch floats of ``runWinogradTiles``: per worker, a batch of transformed inputs
+/// `[tiles][positions][inChannels]` and products `[tiles][positions][outChannels]`, `inChannels`
+/// zeros for the padding and `extra` floats for the variant's own use.
+func winogradScratchCount(positions: Int, tilesPerBatch: Int, inChannels: Int, outChannels: Int, extra: Int = 0) -> Int {
+    Parallel.workers * (tilesPerBatch * positions * (inChannels + outChannels) + inChannels + extra)
+}
+
+/// Computes output rows `rows` of a Winograd convolution whose output tiles are `tileSide` pixels
+/// square (input patches `tileSide + 2`): tiles are taken in row-major order in batches of at
+/// most `tilesPerBatch`, the batches spread over the workers (their outputs are disjoint).
+///
+/// - `inputTransform(patch, v, extra)`: `patch` holds the `patchSide^2` pixel pointers of a tile
+///   (zeros outside the map); write its `[positions][inChannels]` transform to `v`.
+/// - `outputTransform(ty, tx, m, extra)`: `m` holds the tile's `[positions][outChannels]` products;
+///   write the outputs of tile row `ty`, column `tx` (`m` may be overwritten).
+func runWinogradTiles(
+    tileSide: Int, input: MapRows, width: Int, rows: Range<Int>, inChannels cin: Int, outChannels cout: Int,
+    tilesPerBatch: Int, transformedWeights: [Float], scratch: UnsafeMutablePointer<Float>, extra: Int,
+    inputTransform: (UnsafePointer<UnsafePointer<Float>>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void,
+    outputTransform: (_ ty: Int, _ tx: Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+) {
+    let patchSide = tileSide + 2, positions = patchSide * patchSide
+    let tileCols = (width + tileSide - 1) / tileSide, tileRows = (rows.count + tileSide - 1) / tileSide
+    let totalTiles = tileRows * tileCols
+    let rowStride = width * cin
+    let perWorker = winogradScratchCount(positions: positions, tilesPerBatch: tilesPerBatch, inChannels: cin,
+                                         outChannels: cout, extra: extra) / Parallel.workers
+    let batches = Parallel.balancedChunks(count: totalTiles, maxPerChunk: tilesPerBatch)
+    Parallel.forEachChunk(batches) { batch, worker in
+        let transformed = scratch + worker * perWorker                  // [tiles][positions][cin]
+        let products = transformed + tilesPerBatch * positions * cin    // [tiles][positions][cout]
+        let zeros = products + tilesPerBatch * positions * cout         // cin zeros for the padding
+        let extraScratch = zeros + cin
+        zeros.update(repeating: 0, count: cin)
+        let tiles = Parallel.range(batch, of: batches, count: totalTiles)
+        // Stack storage for a patch's pixel pointers: no heap allocation per call.
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: positions) { patchBuffer in
+            let patch = patchBuffer.baseAddress!
+            for (t, tile) in tiles.enumerated() {
+                let ty = tile / tileCols, tx = tile % tileCols
+                let y0 = rows.lowerBound + tileSide * ty - 1, x0 = tileSide * tx - 1
+                for k in 0..<positions { patch[k] = UnsafePointer(zeros) }
+                for i in 0..<patchSide where input.validRows.contains(y0 + i) {
+                    let row = input.base + (y0 + i - input.firstRow) * rowStride
+                    for j in 0..<patchSide where x0 + j >= 0 && x0 + j < width { patch[i * patchSide + j] = row + (x0 + j) * cin }
+                }
+                inputTransform(UnsafePointer(patch), transformed + t * positions * cin, extraScratch)
+            }
+        }
+        // One GEMM per transform position: products[t][xi][:] = V[t][xi][:] x U[xi].
+        transformedWeights.withUnsafeBufferPointer { u in
+            for xi in 0..<positions {
+                sgemm(m: tiles.count, n: cout, k: cin,
+                      a: transformed + xi * cin, lda: positions * cin,
+                      b: u.baseAddress! + xi * cin * cout, ldb: cout,
+                      c: products + xi * cout, ldc: positions * cout)
+            }
+        }
+        for (t, tile) in tiles.enumerated() {
+            outputTransform(tile / tileCols, tile % tileCols, products + t * positions * cout, extraScratch)
+        }
+    }
+}
