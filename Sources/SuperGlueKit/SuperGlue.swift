@@ -183,8 +183,10 @@ public final class SuperGlue: Sendable {
         let tokens = workspace.tokens.reserve(tokenCount * tokenStride)  // [T, 2D]: descriptor | message
         let qkv = workspace.qkv.reserve(tokenCount * max(3 * dim, maxWidth))  // [T, 3D]
         let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, maxWidth))  // [T, 2D]
-        let attention = workspace.attention.reserve([(count0, count0), (count1, count1), (count0, count1), (count1, count0)]
-            .map { multiHeadAttentionScratchCount(queryCount: $0.0, keyCount: $0.1) }.max() ?? 0)
+        // Self attention of each image and cross attention both ways; block rows depend on the keys.
+        let attention = workspace.attention.reserve(max(
+            max(multiHeadAttentionScratchCount(queryCount: count0, keyCount: count0), multiHeadAttentionScratchCount(queryCount: count1, keyCount: count1)),
+            max(multiHeadAttentionScratchCount(queryCount: count0, keyCount: count1), multiHeadAttentionScratchCount(queryCount: count1, keyCount: count0))))
         let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
 
         // Keypoint encoder input rows (x, y, score) in the reference's normalised coordinates.
