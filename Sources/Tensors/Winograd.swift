@@ -64,18 +64,19 @@ public struct WinogradConv3x3: Sendable {
             runWinogradTiles(
                 tileSide: 2, input: input, width: width, rows: rows, inChannels: cin, outChannels: cout,
                 tilesPerBatch: Self.tilesPerBatch, transformedWeights: transformedWeights, scratch: scratch, extra: 0,
-                inputTransform: { patch, v, _ in inputTransform(patch, channels: cin, into: v) },
-                outputTransform: { ty, tx, products, _ in
+                inputTransform: { patch, v, stride, _ in inputTransform(patch, channels: cin, into: v, stride: stride) },
+                outputTransform: { ty, tx, products, stride, _ in
                     let oy = 2 * ty, ox = 2 * tx  // relative to rows.lowerBound
                     let hasRow1 = oy + 1 < rows.count, hasCol1 = ox + 1 < width
                     let m = UnsafePointer(products)
                     if pool {
                         // Floor pooling: a tile cut by the edge is exactly a dropped window.
                         guard hasRow1 && hasCol1 else { return }
-                        outputTransformPooled(m, bias: bias, channels: cout, relu: relu, into: output + (ty * (width / 2) + tx) * cout)
+                        outputTransformPooled(m, stride: stride, bias: bias, channels: cout, relu: relu,
+                                              into: output + (ty * (width / 2) + tx) * cout)
                     } else {
                         let o = output + (oy * width + ox) * cout
-                        outputTransform(m, bias: bias, channels: cout, relu: relu,
+                        outputTransform(m, stride: stride, bias: bias, channels: cout, relu: relu,
                                         into: (o, hasCol1 ? o + cout : nil, hasRow1 ? o + width * cout : nil,
                                                hasRow1 && hasCol1 ? o + width * cout + cout : nil))
                     }
@@ -87,15 +88,23 @@ public struct WinogradConv3x3: Sendable {
 // The transforms, written out so the channel loops vectorize (channels are contiguous in NHWC).
 
 /// V = B^T d B for one 4x4 patch; `d[4 i + j]` points at the `channels` values of patch pixel
-/// (i, j); writes `[16][channels]`. B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
+/// (i, j); writes position `k`'s channels at `v + k * stride`.
+/// B^T = [[1,0,-1,0],[0,1,1,0],[0,-1,1,0],[0,1,0,-1]].
 @inline(__always)
-func inputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, channels: Int, into v: UnsafeMutablePointer<Float>) {
+func inputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, channels: Int, into v: UnsafeMutablePointer<Float>, stride n: Int) {
     let d00 = d[0], d01 = d[1], d02 = d[2], d03 = d[3]
     let d10 = d[4], d11 = d[5], d12 = d[6], d13 = d[7]
     let d20 = d[8], d21 = d[9], d22 = d[10], d23 = d[11]
     let d30 = d[12], d31 = d[13], d32 = d[14], d33 = d[15]
-    let n = channels
-    for c in 0..<n {
+    // Eight channels at a time in SIMD registers: with sixteen source pointers and one
+    // destination that may alias them, the scalar loop below is not vectorized by the compiler.
+    let vectorEnd = channels & ~7
+    var c0 = 0
+    while c0 < vectorEnd {
+        inputTransform8(d, c0, stride: n, into: v)
+        c0 += 8
+    }
+    for c in vectorEnd..<channels {
         // Rows: t = B^T d.
         let t00 = d00[c] - d20[c], t01 = d01[c] - d21[c], t02 = d02[c] - d22[c], t03 = d03[c] - d23[c]
         let t10 = d10[c] + d20[c], t11 = d11[c] + d21[c], t12 = d12[c] + d22[c], t13 = d13[c] + d23[c]
@@ -109,7 +118,47 @@ func inputTransform(_ d: UnsafePointer<UnsafePointer<Float>>, channels: Int, int
     }
 }
 
-/// The 2x2 outputs Y = A^T M A (+ bias, ReLU) of one tile, `m` being `[16][channels]`.
+/// ``inputTransform(_:channels:into:)`` for channels `c ..< c + 8`.
+@inline(__always)
+func inputTransform8(_ d: UnsafePointer<UnsafePointer<Float>>, _ c: Int, stride n: Int, into v: UnsafeMutablePointer<Float>) {
+    // Rows: t = B^T d, one 4-pixel column at a time.
+    @inline(__always) func column(_ j: Int) -> (Float8, Float8, Float8, Float8) {
+        let d0 = load8(d[j] + c), d1 = load8(d[4 + j] + c), d2 = load8(d[8 + j] + c), d3 = load8(d[12 + j] + c)
+        return (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+    }
+    let t0 = column(0), t1 = column(1), t2 = column(2), t3 = column(3)
+    // Columns: V = t B.
+    @inline(__always) func row(_ i: Int, _ a: Float8, _ b: Float8, _ e: Float8, _ f: Float8) {
+        let o = v + 4 * i * n + c
+        store8(a - e, o); store8(b + e, o + n); store8(e - b, o + 2 * n); store8(b - f, o + 3 * n)
+    }
+    row(0, t0.0, t1.0, t2.0, t3.0)
+    row(1, t0.1, t1.1, t2.1, t3.1)
+    row(2, t0.2, t1.2, t2.2, t3.2)
+    row(3, t0.3, t1.3, t2.3, t3.3)
+}
+
+/// ``outputTransformValues(_:_:_:_:_:)`` for channels `c ..< c + 8`.
+@inline(__always)
+func outputTransformValues8(_ m: UnsafePointer<Float>, _ c: Int, _ n: Int, _ bias: Float8, _ relu: Bool)
+    -> (Float8, Float8, Float8, Float8) {
+    @inline(__always) func at(_ k: Int) -> Float8 { load8(m + k * n + c) }
+    // Rows: s = A^T M.
+    let s00 = at(0) + at(4) + at(8), s01 = at(1) + at(5) + at(9), s02 = at(2) + at(6) + at(10), s03 = at(3) + at(7) + at(11)
+    let s10 = at(4) - at(8) - at(12), s11 = at(5) - at(9) - at(13), s12 = at(6) - at(10) - at(14), s13 = at(7) - at(11) - at(15)
+    // Columns: Y = s A.
+    var y00 = s00 + s01 + s02 + bias, y01 = s01 - s02 - s03 + bias
+    var y10 = s10 + s11 + s12 + bias, y11 = s11 - s12 - s13 + bias
+    if relu {
+        let zero = Float8(repeating: 0)
+        y00.replace(with: zero, where: y00 .< zero); y01.replace(with: zero, where: y01 .< zero)
+        y10.replace(with: zero, where: y10 .< zero); y11.replace(with: zero, where: y11 .< zero)
+    }
+    return (y00, y01, y10, y11)
+}
+
+/// The 2x2 outputs Y = A^T M A (+ bias, ReLU) of channel `c` of one tile, position `k` of M at
+/// `m + k * n`.
 /// A^T = [[1,1,1,0],[0,1,-1,-1]].
 @inline(__always)
 func outputTransformValues(_ m: UnsafePointer<Float>, _ c: Int, _ n: Int, _ bias: Float, _ relu: Bool)
@@ -130,19 +179,26 @@ func outputTransformValues(_ m: UnsafePointer<Float>, _ c: Int, _ n: Int, _ bias
 
 @inline(__always)
 func outputTransform(
-    _ m: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels n: Int, relu: Bool,
+    _ m: UnsafePointer<Float>, stride: Int, bias: UnsafePointer<Float>, channels n: Int, relu: Bool,
     into o: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?, UnsafeMutablePointer<Float>?)
 ) {
     if let o01 = o.1, let o10 = o.2, let o11 = o.3 {
         let o00 = o.0
-        for c in 0..<n {
-            let y = outputTransformValues(m, c, n, bias[c], relu)
+        let vectorEnd = n & ~7
+        var c0 = 0
+        while c0 < vectorEnd {
+            let y = outputTransformValues8(m, c0, stride, load8(bias + c0), relu)
+            store8(y.0, o00 + c0); store8(y.1, o01 + c0); store8(y.2, o10 + c0); store8(y.3, o11 + c0)
+            c0 += 8
+        }
+        for c in vectorEnd..<n {
+            let y = outputTransformValues(m, c, stride, bias[c], relu)
             o00[c] = y.0; o01[c] = y.1; o10[c] = y.2; o11[c] = y.3
         }
         return
     }
     for c in 0..<n {
-        let y = outputTransformValues(m, c, n, bias[c], relu)
+        let y = outputTransformValues(m, c, stride, bias[c], relu)
         o.0[c] = y.0
         if let p = o.1 { p[c] = y.1 }
         if let p = o.2 { p[c] = y.2 }
@@ -152,10 +208,18 @@ func outputTransform(
 
 /// The tile's 2x2 outputs max-pooled into one pixel.
 @inline(__always)
-func outputTransformPooled(_ m: UnsafePointer<Float>, bias: UnsafePointer<Float>, channels n: Int, relu: Bool,
+func outputTransformPooled(_ m: UnsafePointer<Float>, stride: Int, bias: UnsafePointer<Float>, channels n: Int, relu: Bool,
                            into o: UnsafeMutablePointer<Float>) {
-    for c in 0..<n {
-        let y = outputTransformValues(m, c, n, bias[c], relu)
+    let vectorEnd = n & ~7
+    var c0 = 0
+    while c0 < vectorEnd {
+        let y = outputTransformValues8(m, c0, stride, load8(bias + c0), relu)
+        let a = y.0.replacing(with: y.1, where: y.1 .> y.0), b = y.2.replacing(with: y.3, where: y.3 .> y.2)
+        store8(a.replacing(with: b, where: b .> a), o + c0)
+        c0 += 8
+    }
+    for c in vectorEnd..<n {
+        let y = outputTransformValues(m, c, stride, bias[c], relu)
         o[c] = max(max(y.0, y.1), max(y.2, y.3))
     }
 }

@@ -28,26 +28,41 @@ func winogradFilterTransform(_ conv: Conv2D, g: [[Double]]) -> [Float] {
     return u
 }
 
+/// Floats between the slabs of consecutive transform positions in a batch of `tilesPerBatch` tiles
+/// with `channels` values each: the slab plus one cache line, so that the slabs (often a power of
+/// two in size) do not all map to the same cache sets.
+@inline(__always)
+func winogradPositionStride(tilesPerBatch: Int, channels: Int) -> Int { tilesPerBatch * channels + 16 }
+
 /// Scratch floats of ``runWinogradTiles``: per worker, a batch of transformed inputs
-/// `[tiles][positions][inChannels]` and products `[tiles][positions][outChannels]`, `inChannels`
+/// `[positions][tiles][inChannels]` and products `[positions][tiles][outChannels]`, `inChannels`
 /// zeros for the padding and `extra` floats for the variant's own use.
 func winogradScratchCount(positions: Int, tilesPerBatch: Int, inChannels: Int, outChannels: Int, extra: Int = 0) -> Int {
-    Parallel.workers * (tilesPerBatch * positions * (inChannels + outChannels) + inChannels + extra)
+    Parallel.workers * (positions * (winogradPositionStride(tilesPerBatch: tilesPerBatch, channels: inChannels)
+                                     + winogradPositionStride(tilesPerBatch: tilesPerBatch, channels: outChannels))
+                        + inChannels + extra)
 }
 
 /// Computes output rows `rows` of a Winograd convolution whose output tiles are `tileSide` pixels
 /// square (input patches `tileSide + 2`): tiles are taken in row-major order in batches of at
 /// most `tilesPerBatch`, the batches spread over the workers (their outputs are disjoint).
 ///
-/// - `inputTransform(patch, v, extra)`: `patch` holds the `patchSide^2` pixel pointers of a tile
-///   (zeros outside the map); write its `[positions][inChannels]` transform to `v`.
-/// - `outputTransform(ty, tx, m, extra)`: `m` holds the tile's `[positions][outChannels]` products;
-///   write the outputs of tile row `ty`, column `tx` (`m` may be overwritten).
+/// - `inputTransform(patch, v, stride, extra)`: `patch` holds the `patchSide^2` pixel pointers of
+///   a tile (zeros outside the map); write its transform, position `k`'s `inChannels` values at
+///   `v + k * stride`.
+/// - `outputTransform(ty, tx, m, stride, extra)`: position `k`'s `outChannels` products of the
+///   tile are at `m + k * stride`; write the outputs of tile row `ty`, column `tx` (`m`'s
+///   positions may be overwritten).
+///
+/// The batch is stored position-major (`[positions][tiles][channels]`) so that each position's
+/// GEMM reads and writes contiguous matrices: with the tile-major layout the rows were
+/// `positions * channels` floats apart, 4 KB for F(2x2) at 64 channels, and every row of A and C
+/// fell in the same cache sets.
 func runWinogradTiles(
     tileSide: Int, input: MapRows, width: Int, rows: Range<Int>, inChannels cin: Int, outChannels cout: Int,
     tilesPerBatch: Int, transformedWeights: [Float], scratch: UnsafeMutablePointer<Float>, extra: Int,
-    inputTransform: (UnsafePointer<UnsafePointer<Float>>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void,
-    outputTransform: (_ ty: Int, _ tx: Int, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> Void
+    inputTransform: (UnsafePointer<UnsafePointer<Float>>, UnsafeMutablePointer<Float>, _ stride: Int, UnsafeMutablePointer<Float>) -> Void,
+    outputTransform: (_ ty: Int, _ tx: Int, UnsafeMutablePointer<Float>, _ stride: Int, UnsafeMutablePointer<Float>) -> Void
 ) {
     let patchSide = tileSide + 2, positions = patchSide * patchSide
     let tileCols = (width + tileSide - 1) / tileSide, tileRows = (rows.count + tileSide - 1) / tileSide
@@ -55,11 +70,13 @@ func runWinogradTiles(
     let rowStride = width * cin
     let perWorker = winogradScratchCount(positions: positions, tilesPerBatch: tilesPerBatch, inChannels: cin,
                                          outChannels: cout, extra: extra) / Parallel.workers
+    let inStride = winogradPositionStride(tilesPerBatch: tilesPerBatch, channels: cin)
+    let outStride = winogradPositionStride(tilesPerBatch: tilesPerBatch, channels: cout)
     let batches = Parallel.balancedChunks(count: totalTiles, maxPerChunk: tilesPerBatch)
     Parallel.forEachChunk(batches) { batch, worker in
-        let transformed = scratch + worker * perWorker                  // [tiles][positions][cin]
-        let products = transformed + tilesPerBatch * positions * cin    // [tiles][positions][cout]
-        let zeros = products + tilesPerBatch * positions * cout         // cin zeros for the padding
+        let transformed = scratch + worker * perWorker      // [positions][tiles][cin], inStride apart
+        let products = transformed + positions * inStride   // [positions][tiles][cout], outStride apart
+        let zeros = products + positions * outStride        // cin zeros for the padding
         let extraScratch = zeros + cin
         zeros.update(repeating: 0, count: cin)
         let tiles = Parallel.range(batch, of: batches, count: totalTiles)
@@ -74,20 +91,20 @@ func runWinogradTiles(
                     let row = input.base + (y0 + i - input.firstRow) * rowStride
                     for j in 0..<patchSide where x0 + j >= 0 && x0 + j < width { patch[i * patchSide + j] = row + (x0 + j) * cin }
                 }
-                inputTransform(UnsafePointer(patch), transformed + t * positions * cin, extraScratch)
+                inputTransform(UnsafePointer(patch), transformed + t * cin, inStride, extraScratch)
             }
         }
-        // One GEMM per transform position: products[t][xi][:] = V[t][xi][:] x U[xi].
+        // One GEMM per transform position: products[xi][t][:] = V[xi][t][:] x U[xi].
         transformedWeights.withUnsafeBufferPointer { u in
             for xi in 0..<positions {
                 sgemm(m: tiles.count, n: cout, k: cin,
-                      a: transformed + xi * cin, lda: positions * cin,
+                      a: transformed + xi * inStride, lda: cin,
                       b: u.baseAddress! + xi * cin * cout, ldb: cout,
-                      c: products + xi * cout, ldc: positions * cout)
+                      c: products + xi * outStride, ldc: cout)
             }
         }
         for (t, tile) in tiles.enumerated() {
-            outputTransform(tile / tileCols, tile % tileCols, products + t * positions * cout, extraScratch)
+            outputTransform(tile / tileCols, tile % tileCols, products + t * cout, outStride, extraScratch)
         }
     }
 }

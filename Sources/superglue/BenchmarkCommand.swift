@@ -28,10 +28,19 @@ struct BenchmarkCommand: ParsableCommand {
     @Option(help: "Keypoints per side for the SuperGlue stages.") var superglueKeypoints: Int = 1024
     @Flag(help: "Use random weights in the official layout (18 GNN layers) instead of weight files.") var randomWeights = false
     @Flag(help: "Print JSON only.") var json = false
+    @Option(help: ArgumentHelp("Stages to time, comma-separated (default: all).",
+                               valueName: "pair,superpoint,superglue_20,superglue_100,sinkhorn_iteration"))
+    var stages: String = Self.allStages.joined(separator: ",")
     @OptionGroup var matching: MatchingOptions
+
+    static let allStages = ["pair", "superpoint", "superglue_20", "superglue_100", "sinkhorn_iteration"]
 
     func run() throws {
         guard runs > 0, warmup >= 0, superglueKeypoints > 0 else { throw ValidationError("--runs and --superglue-keypoints must be positive") }
+        let selected = Set(stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
+        if let unknown = selected.first(where: { !Self.allStages.contains($0) }) {
+            throw ValidationError("unknown stage '\(unknown)'; stages: \(Self.allStages.joined(separator: ", "))")
+        }
         let config = try matching.matcherConfig()
         let superPoint: SuperPoint
         // The SuperGlue tensors are (re)loaded for each instance built rather than held for the
@@ -59,25 +68,29 @@ struct BenchmarkCommand: ParsableCommand {
         // The pair runs first and the peak resident size is read right after it, while the
         // process holds what `superglue match` holds (one SuperPoint, one SuperGlue, the weights);
         // the stages below add two more SuperGlue instances that a pair run does not have.
-        let pairMs = try time { _ = try matcher.match(url0, url1) }
-        let peakRSSMB = Self.peakResidentMB()
+        var result: [String: Any] = ["weights": randomWeights ? "random" : "files"]
+        if selected.contains("pair") {
+            result["pair_ms"] = try time { _ = try matcher.match(url0, url1) }
+            result["peak_rss_mb"] = Self.peakResidentMB()
+        }
 
-        let sg20 = try superGlue(20), sg100 = try superGlue(100)
         let prepared = try ImageLoader.prepare(contentsOf: url0, options: PreprocessingOptions(resize: config.resize, decoding: config.decoding))
-        let superPointMs = try time { _ = try matcher.extract(prepared) }
-        let f0 = Self.exactly(superglueKeypoints, try matcher.extract(url0).features, seed: 3)
-        let f1 = Self.exactly(superglueKeypoints, try matcher.extract(url1).features, seed: 4)
-        let sg20Ms = try time { _ = try sg20.match(f0, f1) }
-        let sg100Ms = try time { _ = try sg100.match(f0, f1) }
-        let sinkhornMs = try sinkhornIterationMs(size: superglueKeypoints)
-
-        let result: [String: Any] = [
-            "superpoint_ms": superPointMs, "superglue_20_ms": sg20Ms, "superglue_100_ms": sg100Ms,
-            "sinkhorn_iteration_ms": sinkhornMs, "pair_ms": pairMs,
-            "peak_rss_mb": peakRSSMB,
-            "keypoints": [f0.count, f1.count], "image_size": [prepared.width, prepared.height],
-            "weights": randomWeights ? "random" : "files",
-        ]
+        result["image_size"] = [prepared.width, prepared.height]
+        if selected.contains("superpoint") {
+            result["superpoint_ms"] = try time { _ = try matcher.extract(prepared) }
+        }
+        if selected.contains("superglue_20") || selected.contains("superglue_100") {
+            let f0 = Self.exactly(superglueKeypoints, try matcher.extract(url0).features, seed: 3)
+            let f1 = Self.exactly(superglueKeypoints, try matcher.extract(url1).features, seed: 4)
+            result["keypoints"] = [f0.count, f1.count]
+            for iterations in [20, 100] where selected.contains("superglue_\(iterations)") {
+                let sg = try superGlue(iterations)
+                result["superglue_\(iterations)_ms"] = try time { _ = try sg.match(f0, f1) }
+            }
+        }
+        if selected.contains("sinkhorn_iteration") {
+            result["sinkhorn_iteration_ms"] = try sinkhornIterationMs(size: superglueKeypoints)
+        }
         if !json {
             for key in ["superpoint_ms", "superglue_20_ms", "superglue_100_ms", "sinkhorn_iteration_ms", "pair_ms"] {
                 if let v = result[key] as? [Double] { print(String(format: "%-22@ median %8.2f ms", key as NSString, Self.median(v))) }

@@ -75,6 +75,21 @@ import Testing
         }
     }
 
+    @Test func benchmarkTimesOnlyTheSelectedStages() throws {
+        let folder = try CLIFixtures.temporaryFolder("benchmark")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let result = try RankCLI.run(["benchmark", "--image0", image0, "--image1", image1, "--random-weights", "--json",
+                                      "--runs", "2", "--warmup", "0", "--resize", "160", "120", "--superglue-keypoints", "64",
+                                      "--stages", "superpoint,superglue_20"], in: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((json["superpoint_ms"] as? [Double])?.count == 2 && (json["superglue_20_ms"] as? [Double])?.count == 2)
+        #expect(json["pair_ms"] == nil && json["superglue_100_ms"] == nil && json["sinkhorn_iteration_ms"] == nil)
+        #expect(json["keypoints"] as? [Int] == [64, 64])
+        let unknown = try RankCLI.run(["benchmark", "--image0", image0, "--image1", image1, "--random-weights", "--stages", "pair,nms"], in: folder)
+        #expect(unknown.status == 2 && unknown.stderr.contains("nms"), "\(unknown.stderr)")
+    }
+
     @Test func pairsSkipsDoneWorkAndOverwrites() throws {
         let folder = try CLIFixtures.temporaryFolder("pairs")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -34,7 +34,7 @@ struct ConvLayer: Sendable {
 
 let layers: [ConvLayer] = [
     ConvLayer(name: "conv1a", kind: .im2col, inChannels: 1, outChannels: 64, kernel: 3, width: 640, height: 480, relu: true, pool: false, bandRows: 8),
-    ConvLayer(name: "conv1b", kind: .winogradF2, inChannels: 64, outChannels: 64, kernel: 3, width: 640, height: 480, relu: true, pool: true, bandRows: 8),
+    ConvLayer(name: "conv1b", kind: .winogradF4, inChannels: 64, outChannels: 64, kernel: 3, width: 640, height: 480, relu: true, pool: true, bandRows: 8),
     ConvLayer(name: "conv2a", kind: .winogradF2, inChannels: 64, outChannels: 64, kernel: 3, width: 320, height: 240, relu: true, pool: false, bandRows: 240),
     ConvLayer(name: "conv2b", kind: .winogradF2, inChannels: 64, outChannels: 64, kernel: 3, width: 320, height: 240, relu: true, pool: true, bandRows: 240),
     ConvLayer(name: "conv3a", kind: .winogradF4, inChannels: 64, outChannels: 128, kernel: 3, width: 160, height: 120, relu: true, pool: false, bandRows: 120),
@@ -45,6 +45,9 @@ let layers: [ConvLayer] = [
     ConvLayer(name: "convPb", kind: .im2col, inChannels: 256, outChannels: 65, kernel: 1, width: 80, height: 60, relu: false, pool: false, bandRows: 60),
     ConvLayer(name: "convDa", kind: .winogradF4, inChannels: 128, outChannels: 256, kernel: 3, width: 80, height: 60, relu: true, pool: false, bandRows: 60),
     ConvLayer(name: "convDb", kind: .im2col, inChannels: 256, outChannels: 256, kernel: 1, width: 80, height: 60, relu: false, pool: false, bandRows: 60),
+    // The other Winograd variant on the 64-channel layers, to weigh speed against parity margin.
+    ConvLayer(name: "conv1b", kind: .winogradF2, inChannels: 64, outChannels: 64, kernel: 3, width: 640, height: 480, relu: true, pool: true, bandRows: 8),
+    ConvLayer(name: "conv2a", kind: .winogradF4, inChannels: 64, outChannels: 64, kernel: 3, width: 320, height: 240, relu: true, pool: false, bandRows: 240),
 ]
 
 /// A layer with random weights and its buffers, built once per benchmark.
