@@ -39,6 +39,32 @@ public func vectorExp(_ x: FloatVector) -> FloatVector {
     return result.replacing(with: 0, where: x .< lowest)
 }
 
+/// `exp(x)` for eight lanes known to be at most 0 (scores minus their row maximum), within about
+/// 1.2e-7 relative error (about 2 ulp) of the exact value: the softmax kernel of attention.
+///
+/// Compared with ``vectorExp(_:)``: no upper clamp (x <= 0), lanes below -87.33 (including
+/// -infinity padding) give about 1.2e-38 instead of exactly 0, which no softmax can tell apart
+/// from 0 next to its maximum's 1, and a degree-5 polynomial (minimax on |r| <= ln2 / 2, fitted
+/// for relative error 1.05e-7) instead of degree 7. About a third fewer instructions; the
+/// attention spends about a tenth of its time here.
+@inlinable @inline(__always)
+public func softmaxExp(_ x: FloatVector) -> FloatVector {
+    let lowest = FloatVector(repeating: -87.336_55)
+    let clamped = x.replacing(with: lowest, where: x .< lowest)
+    let roundingMagic = FloatVector(repeating: 12_582_912)
+    let shifted = clamped * FloatVector(repeating: 1.442_695_04) + roundingMagic
+    let n = shifted - roundingMagic
+    let r = clamped - n * FloatVector(repeating: 0.693_359_375) - n * FloatVector(repeating: -2.121_944_4e-4)
+    var p = FloatVector(repeating: 8.312_527e-3)
+    p = p * r + FloatVector(repeating: 4.189_011_8e-2)
+    p = p * r + FloatVector(repeating: 1.666_711_4e-1)
+    p = p * r + FloatVector(repeating: 4.999_923_1e-1)
+    p = p * (r * r) + r + FloatVector(repeating: 1)
+    // n >= -126 here, so (n + 127) << 23 is a normal power of two.
+    let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
+    return p * unsafeBitCast(bits, to: FloatVector.self)
+}
+
 /// Lane-wise maximum by compare and select (see ``vectorExp(_:)``).
 @inlinable @inline(__always)
 func vectorMax(_ a: FloatVector, _ b: FloatVector) -> FloatVector {
@@ -116,15 +142,15 @@ func exponentiateRow(_ p: UnsafeMutablePointer<Float>, count: Int) -> Float {
     var sums = FloatVector.zero
     j = 0
     while j < full {
-        let e = vectorExp(loadVector(p + j) - rowMax)
+        let e = softmaxExp(loadVector(p + j) - rowMax)
         storeVector(e, p + j)
         sums += e
         j += 8
     }
     if full < count {
-        let e = vectorExp(loadPartialVector(p + full, count: count - full, fill: -.infinity) - rowMax)
-        for k in 0..<(count - full) { p[full + k] = e[k] }
-        sums += e
+        // The padding lanes are -infinity: their ~1.2e-38 must not reach the sum.
+        let e = softmaxExp(loadPartialVector(p + full, count: count - full, fill: -.infinity) - rowMax)
+        for k in 0..<(count - full) { p[full + k] = e[k]; sums[k] += e[k] }
     }
     return 1 / horizontalSum(sums)
 }

@@ -25,6 +25,28 @@ import Testing
         #expect(extremes[7] > 0)
     }
 
+    @Test func softmaxExpIsAccurateOnItsDomain() {
+        var worst: Double = 0
+        var x: Float = -87.3
+        while x <= 0 {
+            let lanes = FloatVector((0..<8).map { min(0, x + Float($0) * 0.0137) })
+            let e = softmaxExp(lanes)
+            for k in 0..<8 {
+                let exact = Foundation.exp(Double(lanes[k]))
+                worst = max(worst, abs(Double(e[k]) - exact) / exact)
+            }
+            x += 0.01
+        }
+        print("softmaxExp max relative error \(worst)")
+        // Degree-5 polynomial: 1.05e-7 by construction, plus float32 evaluation rounding.
+        #expect(worst < 3e-7)
+        let extremes = softmaxExp(FloatVector(-.infinity, -1e30, -200, -88, 0, -1e-30, -87.3, -0.5))
+        for k in 0..<4 { #expect(extremes[k] >= 0 && extremes[k] < 1.2e-38, "lane \(k): \(extremes[k])") }
+        #expect(extremes[4] == 1 && extremes[5] == 1)
+        #expect(extremes[6] > 0)
+        #expect(abs(Double(extremes[7]) - Foundation.exp(-0.5)) < 3e-7 * Foundation.exp(-0.5))
+    }
+
     @Test func softmaxRowsMatchesDefinition() {
         // Row lengths around the vector width exercise the tails.
         for columns in [1, 3, 8, 11, 17] {
