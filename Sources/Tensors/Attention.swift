@@ -19,12 +19,7 @@ public func vectorExp(_ x: FloatVector) -> FloatVector {
     // inline for SIMD8 and which carry NaN rules this kernel does not need.
     var clamped = x.replacing(with: lowest, where: x .< lowest)
     clamped.replace(with: highest, where: clamped .> highest)
-    // Adding 1.5 * 2^23 rounds x / ln2 to the nearest integer and leaves it in the low mantissa bits.
-    let roundingMagic = FloatVector(repeating: 12_582_912)
-    let shifted = clamped * FloatVector(repeating: 1.442_695_04) + roundingMagic
-    let n = shifted - roundingMagic
-    // ln2 split in a short high part (exact products with n) and a correction.
-    let r = clamped - n * FloatVector(repeating: 0.693_359_375) - n * FloatVector(repeating: -2.121_944_4e-4)
+    let (r, shifted) = expRangeReduction(clamped)
     var p = FloatVector(repeating: 1.987_569_15e-4)
     p = p * r + FloatVector(repeating: 1.398_199_95e-3)
     p = p * r + FloatVector(repeating: 8.333_451_9e-3)
@@ -32,11 +27,7 @@ public func vectorExp(_ x: FloatVector) -> FloatVector {
     p = p * r + FloatVector(repeating: 1.666_666_55e-1)
     p = p * r + FloatVector(repeating: 5.000_000_1e-1)
     p = p * (r * r) + r + FloatVector(repeating: 1)
-    // The integer n sits in the low bits of `shifted`; shifting it into the exponent field wraps
-    // the magic constant's bits away, leaving (n + 127) << 23 = 2^n.
-    let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
-    let result = p * unsafeBitCast(bits, to: FloatVector.self)
-    return result.replacing(with: 0, where: x .< lowest)
+    return scaledByPowerOfTwo(p, shifted).replacing(with: 0, where: x .< lowest)
 }
 
 /// `exp(x)` for eight lanes known to be at most 0 (scores minus their row maximum), within about
@@ -50,17 +41,31 @@ public func vectorExp(_ x: FloatVector) -> FloatVector {
 @inlinable @inline(__always)
 public func softmaxExp(_ x: FloatVector) -> FloatVector {
     let lowest = FloatVector(repeating: -87.336_55)
-    let clamped = x.replacing(with: lowest, where: x .< lowest)
-    let roundingMagic = FloatVector(repeating: 12_582_912)
-    let shifted = clamped * FloatVector(repeating: 1.442_695_04) + roundingMagic
-    let n = shifted - roundingMagic
-    let r = clamped - n * FloatVector(repeating: 0.693_359_375) - n * FloatVector(repeating: -2.121_944_4e-4)
+    let (r, shifted) = expRangeReduction(x.replacing(with: lowest, where: x .< lowest))
     var p = FloatVector(repeating: 8.312_527e-3)
     p = p * r + FloatVector(repeating: 4.189_011_8e-2)
     p = p * r + FloatVector(repeating: 1.666_711_4e-1)
     p = p * r + FloatVector(repeating: 4.999_923_1e-1)
     p = p * (r * r) + r + FloatVector(repeating: 1)
-    // n >= -126 here, so (n + 127) << 23 is a normal power of two.
+    return scaledByPowerOfTwo(p, shifted)
+}
+
+/// Cody-Waite reduction of a clamped `x` to `x = n ln2 + r`: returns `r` and `n` held in the low
+/// mantissa bits of `shifted` (adding 1.5 * 2^23 rounds x / ln2 to the nearest integer).
+@inlinable @inline(__always)
+func expRangeReduction(_ x: FloatVector) -> (r: FloatVector, shifted: FloatVector) {
+    let roundingMagic = FloatVector(repeating: 12_582_912)
+    let shifted = x * FloatVector(repeating: 1.442_695_04) + roundingMagic
+    let n = shifted - roundingMagic
+    // ln2 split in a short high part (exact products with n) and a correction.
+    let r = x - n * FloatVector(repeating: 0.693_359_375) - n * FloatVector(repeating: -2.121_944_4e-4)
+    return (r, shifted)
+}
+
+/// `p * 2^n`, `n` (at least -126) taken from ``expRangeReduction(_:)``'s `shifted`: shifting it
+/// into the exponent field wraps the magic constant's bits away, leaving (n + 127) << 23 = 2^n.
+@inlinable @inline(__always)
+func scaledByPowerOfTwo(_ p: FloatVector, _ shifted: FloatVector) -> FloatVector {
     let bits = unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &<< 23 &+ SIMD8<UInt32>(repeating: 127 << 23)
     return p * unsafeBitCast(bits, to: FloatVector.self)
 }
