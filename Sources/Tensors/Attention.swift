@@ -217,7 +217,7 @@ public func multiHeadAttention(
     let blocks = (queryCount + blockRows - 1) / blockRows
     let perWorker = blockRows * (2 * keyCount + 1)
     // Score blocks start zeroed (and are left zeroed by every task, see exponentiateRow).
-    let active = min(Parallel.workers, heads * blocks)
+    let active = min(Parallel.concurrency, heads * blocks)
     for worker in 0..<active { (scratch + worker * perWorker).update(repeating: 0, count: blockRows * keyCount) }
     Parallel.forEachChunk(heads * blocks) { task, worker in
         let head = task / blocks, block = task % blocks

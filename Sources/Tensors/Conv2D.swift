@@ -97,7 +97,7 @@ extension Conv2D {
                 }
                 guard let scratch else { preconditionFailure("Conv2D.apply: a \(kernelSize)x\(kernelSize) kernel needs scratch") }
                 // Parts of whole image rows, each building its own rows of the im2col matrix.
-                let parts = max(1, min(Parallel.workers, rows.count))
+                let parts = max(1, min(Parallel.concurrency, rows.count))
                 Parallel.forEachChunk(parts) { part, _ in
                     let partRows = Parallel.range(part, of: parts, count: rows.count)
                     guard !partRows.isEmpty else { return }

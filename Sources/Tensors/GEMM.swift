@@ -40,7 +40,7 @@ public func parallelSgemm(
     // Parts of at least 32 rows and about a million multiply-adds: below that a dispatch costs
     // more than it saves.
     let rowsPerPart = max(32, 1 << 20 / max(1, n * k))
-    let parts = min(Parallel.workers, m / rowsPerPart)
+    let parts = min(Parallel.concurrency, m / rowsPerPart)
     Parallel.forEachChunk(max(parts, 1)) { part, _ in
         let rows = parts <= 1 ? 0..<m : Parallel.range(part, of: parts, count: m)
         guard !rows.isEmpty else { return }

@@ -22,6 +22,32 @@ public enum Parallel {
         return max(1, ProcessInfo.processInfo.activeProcessorCount)
     }()
 
+    /// Workers the parallel loops started on the calling thread use: ``workers``, or 1 inside
+    /// ``serially(_:)``. Scratch is still sized by ``workers``; a serial caller uses worker 0's part.
+    public static var concurrency: Int { isSerial ? 1 : workers }
+
+    /// Runs `body` with every parallel loop it starts on this thread running on this thread alone.
+    ///
+    /// For callers that spread independent work items over the cores themselves (the ranking job
+    /// runs one image per core): no fork-join per layer, whole-size GEMMs, and each core's cache
+    /// holds one image's working set.
+    public static func serially<Result>(_ body: () throws -> Result) rethrows -> Result {
+        let previous = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, previous) }
+        return try body()
+    }
+
+    private static let serialKey: pthread_key_t = {
+        var key = pthread_key_t()
+        let status = pthread_key_create(&key, nil)
+        precondition(status == 0, "pthread_key_create failed: \(status)")
+        return key
+    }()
+
+    @inline(__always)
+    static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
+
     /// Puts OpenBLAS in single-threaded mode, once per process, before the first GEMM.
     ///
     /// `SUPERGLUE_BLAS_THREADS` overrides the count (for experiments). This is process-wide
@@ -46,7 +72,7 @@ public enum Parallel {
     /// makes this safe is the caller's: a chunk only writes memory that belongs to it (or to its
     /// worker's scratch) and only reads memory nobody writes during the call.
     public static func forEachChunk(_ chunks: Int, _ body: (_ chunk: Int, _ worker: Int) -> Void) {
-        let active = min(workers, chunks)
+        let active = min(concurrency, chunks)
         if active <= 1 {
             for chunk in 0..<chunks { body(chunk, 0) }
             return
@@ -74,7 +100,7 @@ public enum Parallel {
     public static func balancedChunks(count: Int, maxPerChunk: Int) -> Int {
         guard count > 0 else { return 0 }
         let needed = (count + maxPerChunk - 1) / max(1, maxPerChunk)
-        let rounded = (needed + workers - 1) / workers * workers
+        let rounded = (needed + concurrency - 1) / concurrency * concurrency
         return min(rounded, count)
     }
 }
@@ -88,7 +114,7 @@ public enum RowParallel {
     /// there are at least `minRowsPerWorker` rows per worker, and returns when all are done.
     /// Same contract as ``Parallel/forEachChunk(_:_:)``.
     public static func forEach(rows: Int, minRowsPerWorker: Int = 64, _ body: (Range<Int>) -> Void) {
-        let chunks = min(Parallel.workers, rows / max(1, minRowsPerWorker))
+        let chunks = min(Parallel.concurrency, rows / max(1, minRowsPerWorker))
         if chunks <= 1 {
             if rows > 0 { body(0..<rows) }
             return

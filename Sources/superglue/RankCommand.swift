@@ -54,6 +54,9 @@ struct RankCommand: ParsableCommand {
     @Option(help: "Seed of the RANSAC sampler (fixed, so reruns agree).")
     var ransacSeed: UInt64 = 0
 
+    @Option(help: ArgumentHelp("Images processed at once, one per thread (default: one per core or SUPERGLUE_NUM_THREADS). Each lane holds its own network buffers, about 95 MB at 640x480; 1 runs one image at a time on every core.", valueName: "n"))
+    var lanes: Int?
+
     @Option(help: "Seconds between progress lines when standard error is not a terminal.")
     var logInterval: Double = 10
 
@@ -69,6 +72,7 @@ struct RankCommand: ParsableCommand {
         guard !(resume && overwrite) else { throw ValidationError("--resume and --overwrite exclude each other") }
         guard ransacThreshold.isFinite, ransacThreshold > 0 else { throw ValidationError("--ransac-threshold must be > 0") }
         guard logInterval.isFinite, logInterval > 0 else { throw ValidationError("--log-interval must be > 0") }
+        if let lanes, !(1...256).contains(lanes) { throw ValidationError("--lanes must be between 1 and 256") }
         if let shard { do { _ = try RankingShard(parsing: shard) } catch { throw ValidationError("--shard: \(error)") } }
     }
 
@@ -88,7 +92,7 @@ struct RankCommand: ParsableCommand {
         return RankingJobConfiguration(
             query: URL(fileURLWithPath: query), source: source, output: outputURL, shard: try shard.map(RankingShard.init(parsing:)),
             cacheDirectory: cacheDirectory, resume: resume, overwrite: overwrite, scoreKey: score,
-            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed))
+            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed), lanes: lanes)
     }
 
     func run() throws {

@@ -174,8 +174,7 @@ import Testing
         let folder = try TemporaryFolder("job-resume")
         defer { folder.cleanup() }
         let scene = try FakeScene.write(to: folder.url, count: 20)
-        let reference = folder.path("reference.csv")
-        _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: reference))
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
         let output = folder.path("results.csv")
         var runs = 0
         var done = 0
@@ -202,6 +201,44 @@ import Testing
         #expect(finished.processed == 0 && finished.resumed == 23)
         // Without --resume an existing journal is refused rather than silently lost.
         #expect { try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: output)) } throws: { "\($0)".contains("--resume") }
+    }
+
+    @Test func lanesGiveTheSameResultsAsOneLane() throws {
+        let folder = try TemporaryFolder("job-lanes")
+        defer { folder.cleanup() }
+        let scene = try FakeScene.write(to: folder.url, count: 17)
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
+        for lanes in [2, 3, 64] {
+            let output = folder.path("lanes\(lanes).csv")
+            let finished = LockedBox(0)
+            let summary = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: output, lanes: lanes)) { event in
+                if case .finished(_, let done, let total) = event { finished.update { $0 += 1 }; #expect(done <= total) }
+            }
+            #expect(summary.processed == 20 && summary.failed == 3 && !summary.interrupted, "lanes \(lanes)")
+            #expect(finished.get() == 20)
+            #expect(try RankingTestSupport.resultsWithoutTimings(output) == RankingTestSupport.resultsWithoutTimings(reference), "lanes \(lanes)")
+        }
+    }
+
+    @Test func stoppedLanesRecordTheirImagesInFlightAndResume() throws {
+        let folder = try TemporaryFolder("job-lanes-stop")
+        defer { folder.cleanup() }
+        let scene = try FakeScene.write(to: folder.url, count: 20)
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
+        let output = folder.path("results.csv")
+        let stop = RankingStopFlag()
+        let finished = LockedBox(0)
+        let first = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: output, lanes: 3), stop: stop) { event in
+            if case .finished = event, finished.update({ $0 += 1; return $0 }) == 5 { stop.requestStop() }
+        }
+        // Images already finished or started in the lanes (at most one waiting and one running
+        // per lane) are journaled too: none is lost.
+        #expect(first.interrupted && first.processed >= 5 && first.processed <= 5 + 2 * 3, "\(first.processed)")
+        let journalLines = try String(contentsOf: output.appendingPathExtension("journal"), encoding: .utf8).split(separator: "\n").count
+        #expect(journalLines >= first.processed)
+        let second = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: output, resume: true, lanes: 3))
+        #expect(second.resumed == first.processed && second.processed == 23 - first.processed && !second.interrupted)
+        #expect(try RankingTestSupport.resultsWithoutTimings(output) == RankingTestSupport.resultsWithoutTimings(reference))
     }
 
     @Test func shardsMergeToTheSingleRunResult() throws {

@@ -20,8 +20,7 @@ import Testing
         let folder = try TemporaryFolder("kill9")
         defer { folder.cleanup() }
         let scene = try FakeScene.write(to: folder.url, count: 40)
-        let reference = folder.path("reference.csv")
-        _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: reference))
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
         let output = folder.path("results.csv")
         let arguments = ["--query", scene.query.path, "--images", scene.images.path, "--output", output.path,
                          "--cache", folder.path("cache").path, "--resume", "--delay", "0.05"]
@@ -61,8 +60,7 @@ import Testing
         let folder = try TemporaryFolder("sigint")
         defer { folder.cleanup() }
         let scene = try FakeScene.write(to: folder.url, count: 30)
-        let reference = folder.path("reference.csv")
-        _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: reference))
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
         let output = folder.path("results.csv")
         let arguments = ["--query", scene.query.path, "--images", scene.images.path, "--output", output.path, "--resume", "--delay", "0.02"]
         let process = try RankingTestSupport.startWorker(arguments, logs: folder.path("first"))
@@ -89,8 +87,7 @@ import Testing
         let folder = try TemporaryFolder("fulldisk")
         defer { folder.cleanup() }
         let scene = try FakeScene.write(to: folder.url, count: 30)
-        let reference = folder.path("reference.csv")
-        _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: reference))
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
         let output = folder.path("results.csv")
         let arguments = ["--query", scene.query.path, "--images", scene.images.path, "--output", output.path, "--resume"]
         // A file-size limit of 2 KiB makes writes past it fail with EFBIG, as a full disk fails

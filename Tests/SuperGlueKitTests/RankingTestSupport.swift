@@ -22,11 +22,18 @@ enum RankingTestSupport {
         try RankingCSV.readResults(url).map { Array($0.fields.dropLast()) }
     }
 
-    /// The job configuration for a folder scene.
+    /// The job configuration for a folder scene (one lane unless told: stop tests count images).
     static func configuration(query: URL, images: URL, output: URL, cache: URL? = nil, shard: RankingShard? = nil,
-                              resume: Bool = false, key: RankingScoreKey = .confidence) -> RankingJobConfiguration {
+                              resume: Bool = false, key: RankingScoreKey = .confidence, lanes: Int = 1) -> RankingJobConfiguration {
         RankingJobConfiguration(query: query, source: .directory(images), output: output, shard: shard, cacheDirectory: cache,
-                                resume: resume, scoreKey: key)
+                                resume: resume, scoreKey: key, lanes: lanes)
+    }
+
+    /// Runs the scene once, uninterrupted, with the fake engine; returns its results CSV.
+    static func referenceResults(_ scene: (query: URL, images: URL), in folder: TemporaryFolder) throws -> URL {
+        let reference = folder.path("reference.csv")
+        _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: configuration(query: scene.query, images: scene.images, output: reference))
+        return reference
     }
 
     /// The RankTestWorker executable next to the test bundle.

@@ -2,6 +2,7 @@
 // query, resumably. Used by `superglue rank`; takes any RankingEngine so tests can drive it with a
 // deterministic fake.
 import Foundation
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -41,12 +42,23 @@ public struct RankingJobConfiguration: Sendable {
     public var overwrite: Bool
     public var scoreKey: RankingScoreKey
     public var ransac: HomographyRANSAC
-    /// Images whose features may be computed ahead of matching (bounded so memory stays flat).
+    /// Images whose features may be computed ahead of matching (bounded so memory stays flat);
+    /// used with a single lane.
     public var prefetch: Int
+    /// Images processed at once, each on one thread with the engine's parallel loops kept on that
+    /// thread; `nil` means one per worker (``Parallel/workers``: the cores, or
+    /// `SUPERGLUE_NUM_THREADS`). With 1, one image at a time uses every worker and the next
+    /// image's features are computed while the current one is matched. Several lanes are faster
+    /// (no synchronisation inside the networks, each core's cache holds one image) and cost one
+    /// more set of network buffers each (about 95 MB at 640x480).
+    public var lanes: Int?
+
+    /// Lanes actually used.
+    public var laneCount: Int { max(1, lanes ?? Parallel.workers) }
 
     public init(query: URL, source: RankingImageSource, output: URL, shard: RankingShard? = nil, journal: URL? = nil,
                 cacheDirectory: URL? = nil, resume: Bool = false, overwrite: Bool = false, scoreKey: RankingScoreKey = .confidence,
-                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2) {
+                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2, lanes: Int? = nil) {
         self.query = query
         self.source = source
         self.shard = shard
@@ -58,6 +70,7 @@ public struct RankingJobConfiguration: Sendable {
         self.scoreKey = scoreKey
         self.ransac = ransac
         self.prefetch = prefetch
+        self.lanes = lanes
     }
 
     /// The journal path actually used.
@@ -162,7 +175,7 @@ public enum RankingJob {
 
         let pipeline = RankingPipeline(engine: engine, cache: cache, query: queryFeatures, ransac: configuration.ransac, events: events)
         let start = DispatchTime.now()
-        let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), stop: stop) { record in
+        let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), lanes: configuration.laneCount, stop: stop) { record in
             try journal.append(record)
             records[record.image] = record
             summary.processed += 1

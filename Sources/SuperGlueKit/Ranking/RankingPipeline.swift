@@ -1,7 +1,11 @@
-// Two-stage pipeline of the ranking job: a producer thread reads, hashes and extracts (or loads
-// from the cache) the features of the next images while the calling thread matches the current
-// one, so both cores are busy. A small bounded queue between them keeps memory flat.
+// How the ranking job keeps the cores busy. Several lanes (the default on multi-core machines):
+// each lane thread takes the next image and does all of its work with the networks' parallel
+// loops kept on that thread, so no layer waits on a fork-join and each core's cache holds one
+// image. One lane: a two-stage pipeline where a producer thread reads, hashes and extracts (or
+// loads from the cache) the features of the next images while the calling thread matches the
+// current one with every worker. Bounded queues keep memory flat in both.
 import Foundation
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -59,6 +63,12 @@ struct PreparedRankingImage: Sendable {
 /// Cache counters of the producer.
 struct CacheCounters: Sendable {
     var hits = 0, misses = 0, rejected = 0
+
+    mutating func add(_ other: CacheCounters) {
+        hits += other.hits
+        misses += other.misses
+        rejected += other.rejected
+    }
 }
 
 struct RankingPipeline: Sendable {
@@ -71,11 +81,20 @@ struct RankingPipeline: Sendable {
     struct Outcome {
         var cacheHits = 0, cacheMisses = 0, cacheRejected = 0
         var error: (any Error)?
+
+        init(_ counters: CacheCounters, error: (any Error)?) {
+            cacheHits = counters.hits
+            cacheMisses = counters.misses
+            cacheRejected = counters.rejected
+            self.error = error
+        }
     }
 
     /// Processes `images`, handing each finished record to `record` on the calling thread.
-    /// Stops early when `stop` is set (after the image being matched) or `record` throws.
-    func run(_ images: [RankingImage], prefetch: Int, stop: RankingStopFlag, record: (RankingRecord) throws -> Void) -> Outcome {
+    /// Stops early when `stop` is set (after the images being matched) or `record` throws.
+    func run(_ images: [RankingImage], prefetch: Int, lanes: Int = 1, stop: RankingStopFlag,
+             record: (RankingRecord) throws -> Void) -> Outcome {
+        if lanes > 1 { return runLanes(images, lanes: min(lanes, max(1, images.count)), stop: stop, record: record) }
         let queue = BoundedQueue<PreparedRankingImage>(capacity: prefetch)
         let producerDone = DispatchSemaphore(value: 0)
         let counters = LockedBox(CacheCounters())
@@ -94,11 +113,10 @@ struct RankingPipeline: Sendable {
         thread.stackSize = 8 << 20
         thread.start()
 
-        var outcome = Outcome()
+        var failure: (any Error)?
         while !stop.isStopRequested, let prepared = queue.take() {
-            let result = finish(prepared)
-            do { try record(result) } catch {
-                outcome.error = error
+            do { try record(finish(prepared)) } catch {
+                failure = error
                 break
             }
         }
@@ -106,11 +124,50 @@ struct RankingPipeline: Sendable {
         // keeps using the engine after the job returns.
         queue.cancel()
         producerDone.wait()
-        let c = counters.get()
-        outcome.cacheHits = c.hits
-        outcome.cacheMisses = c.misses
-        outcome.cacheRejected = c.rejected
-        return outcome
+        return Outcome(counters.get(), error: failure)
+    }
+
+    /// One thread per lane takes the next image and runs all of its work (read, features,
+    /// matching, measurement) with the engine's parallel loops kept on that thread
+    /// (``Parallel/serially(_:)``); the finished records come back to the calling thread.
+    func runLanes(_ images: [RankingImage], lanes: Int, stop: RankingStopFlag, record: (RankingRecord) throws -> Void) -> Outcome {
+        let results = BoundedQueue<RankingRecord>(capacity: lanes)
+        let next = LockedBox(0)
+        let counters = LockedBox(CacheCounters())
+        let group = DispatchGroup()
+        let pipeline = self
+        for _ in 0..<lanes {
+            group.enter()
+            let thread = Thread {
+                var local = CacheCounters()
+                while !stop.isStopRequested, !results.isCancelled {
+                    let index = next.update { value -> Int in defer { value += 1 }; return value }
+                    guard index < images.count else { break }
+                    let result = Parallel.serially { pipeline.finish(pipeline.prepare(images[index], counters: &local)) }
+                    if !results.put(result) { break }
+                }
+                counters.update { $0.add(local) }
+                group.leave()
+            }
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+        // Closes the queue once every lane is done, so the loop below ends.
+        let closer = Thread { group.wait(); results.close() }
+        closer.start()
+
+        // After a stop request the lanes start no new image; the images in flight are still
+        // recorded, so no finished work is lost.
+        var failure: (any Error)?
+        while let result = results.take() {
+            do { try record(result) } catch {
+                failure = error
+                break
+            }
+        }
+        results.cancel()
+        group.wait()
+        return Outcome(counters.get(), error: failure)
     }
 
     /// Reads the file and gets its features from the cache or the engine.
