@@ -76,43 +76,47 @@ let benchmarks: @Sendable () -> Void = {
         try? FileManager.default.removeItem(at: temporaryFolderURL("pair"))
     }
 
-    Benchmark("ranking job, cached query, \(databaseSize) images",
-              configuration: .init(metrics: [.wallClock, .cpuTotal, .peakMemoryResident, imagesPerSecond],
-                                   warmupIterations: 0, maxIterations: 4)) { (benchmark: Benchmark, state: RankingState) in
-        for _ in benchmark.scaledIterations {
-            guard let summary = try? RankingJob.run(engine: state.engine, configuration: state.configuration),
-                  summary.processed == databaseSize else {
-                benchmark.error("the ranking job failed")
-                return
+    // Default lanes (one image per worker) and a single lane (one image at a time on every worker,
+    // next image's features computed during matching), the two modes of RankingJobConfiguration.lanes.
+    for lanes in [nil, 1] as [Int?] {
+        Benchmark("ranking job, cached query, \(databaseSize) images, \(lanes.map { "\($0) lane" } ?? "default lanes")",
+                  configuration: .init(metrics: [.wallClock, .cpuTotal, .peakMemoryResident, imagesPerSecond],
+                                       warmupIterations: 0, maxIterations: 4)) { (benchmark: Benchmark, state: RankingState) in
+            for _ in benchmark.scaledIterations {
+                guard let summary = try? RankingJob.run(engine: state.engine, configuration: state.configuration),
+                      summary.processed == databaseSize else {
+                    benchmark.error("the ranking job failed")
+                    return
+                }
+                benchmark.measurement(imagesPerSecond, Int((summary.imagesPerSecond * 100).rounded()))
             }
-            benchmark.measurement(imagesPerSecond, Int((summary.imagesPerSecond * 100).rounded()))
+        } setup: {
+            let folder = try temporaryFolder("ranking")
+            let database = folder.appendingPathComponent("database", isDirectory: true)
+            try FileManager.default.createDirectory(at: database, withIntermediateDirectories: true)
+            let query = folder.appendingPathComponent("query.jpg")
+            try writeJPEG(syntheticImage(width: 640, height: 480, seed: 1), to: query)
+            // Half of the database overlaps the query (shifted views), half is unrelated.
+            for i in 0..<databaseSize {
+                let image = i % 2 == 0
+                    ? syntheticImage(width: 640, height: 480, seed: 1, shift: (8 * i + 8, 4 * i))
+                    : syntheticImage(width: 640, height: 480, seed: UInt64(100 + i))
+                try writeJPEG(image, to: database.appendingPathComponent("image\(i).jpg"))
+            }
+            // No feature cache: every database image is decoded and run through SuperPoint in every
+            // run. The query's features are computed once per job, outside the processing loop that
+            // images per second are measured over. overwrite: each run starts a fresh journal.
+            let configuration = RankingJobConfiguration(
+                query: query, source: .directory(database), output: folder.appendingPathComponent("results.csv"),
+                cacheDirectory: nil, overwrite: true, lanes: lanes)
+            // Warm up here (one extraction and one match grow the workspaces) rather than with a
+            // whole untimed job.
+            let engine = BenchmarkRankingEngine(matcher: try makeMatcher())
+            let queryFeatures = try engine.features(forImageAt: query)
+            _ = try engine.match(queryFeatures, queryFeatures)
+            return RankingState(engine: engine, configuration: configuration)
+        } teardown: {
+            try? FileManager.default.removeItem(at: temporaryFolderURL("ranking"))
         }
-    } setup: {
-        let folder = try temporaryFolder("ranking")
-        let database = folder.appendingPathComponent("database", isDirectory: true)
-        try FileManager.default.createDirectory(at: database, withIntermediateDirectories: true)
-        let query = folder.appendingPathComponent("query.jpg")
-        try writeJPEG(syntheticImage(width: 640, height: 480, seed: 1), to: query)
-        // Half of the database overlaps the query (shifted views), half is unrelated.
-        for i in 0..<databaseSize {
-            let image = i % 2 == 0
-                ? syntheticImage(width: 640, height: 480, seed: 1, shift: (8 * i + 8, 4 * i))
-                : syntheticImage(width: 640, height: 480, seed: UInt64(100 + i))
-            try writeJPEG(image, to: database.appendingPathComponent("image\(i).jpg"))
-        }
-        // No feature cache: every database image is decoded and run through SuperPoint in every
-        // run. The query's features are computed once per job, outside the processing loop that
-        // images per second are measured over. overwrite: each run starts a fresh journal.
-        let configuration = RankingJobConfiguration(
-            query: query, source: .directory(database), output: folder.appendingPathComponent("results.csv"),
-            cacheDirectory: nil, overwrite: true)
-        // Warm up here (one extraction and one match grow the workspaces) rather than with a
-        // whole untimed job.
-        let engine = BenchmarkRankingEngine(matcher: try makeMatcher())
-        let queryFeatures = try engine.features(forImageAt: query)
-        _ = try engine.match(queryFeatures, queryFeatures)
-        return RankingState(engine: engine, configuration: configuration)
-    } teardown: {
-        try? FileManager.default.removeItem(at: temporaryFolderURL("ranking"))
     }
 }
