@@ -1,6 +1,7 @@
 // SuperPoint + SuperGlue behind one object, as the reference's models/matching.py composes them,
 // with the image preprocessing of match_pairs.py (cv2 grey decode, cv2.resize, /255).
 import Foundation
+import Tensors
 import Checkpoints
 import ImageIO
 
@@ -135,15 +136,20 @@ public final class Matcher: Sendable {
         return PairMatch(image0: a, image1: b, matches: try match(a.features, b.features))
     }
 
-    /// Runs the two extractions at the same time: each one is parallel inside, but decoding, NMS,
-    /// keypoint selection and descriptor sampling are serial, and those parts of one image overlap
-    /// with the other's convolutions. Errors are reported as a sequential run would: image 0's
-    /// first.
+    /// Runs the two extractions at the same time. With two workers each image gets one, its
+    /// loops kept on its thread (``Parallel/serially(_:)``): no fork-join inside SuperPoint and no
+    /// interleaving of the two images on a core, as in the ranking job's lanes. With more workers
+    /// both extractions are parallel inside (decoding, NMS, keypoint selection and descriptor
+    /// sampling are serial, and overlap with the other image's convolutions); with one, they run
+    /// one after the other. Errors are reported as a sequential run would: image 0's first.
     private static func both(_ first: @escaping @Sendable () throws -> ImageFeatures,
                              _ second: @escaping @Sendable () throws -> ImageFeatures) throws -> (ImageFeatures, ImageFeatures) {
+        let concurrency = Parallel.concurrency
+        if concurrency == 1 { return (try first(), try second()) }
         let results = PairResults()
         DispatchQueue.concurrentPerform(iterations: 2) { index in
-            let result = Result { try (index == 0 ? first : second)() }
+            let extract = index == 0 ? first : second
+            let result = concurrency == 2 ? Result { try Parallel.serially(extract) } : Result { try extract() }
             results.set(index, result)
         }
         let (a, b) = results.take()
