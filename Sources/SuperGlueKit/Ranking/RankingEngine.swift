@@ -6,9 +6,10 @@ import Foundation
 /// What the ranking job needs from a feature extractor and matcher.
 ///
 /// The real implementation is the SuperPoint + SuperGlue `Matcher`; tests use a deterministic fake.
-/// The job calls ``features(forImageAt:)`` and ``match(_:_:)`` from two threads at once (feature
-/// extraction of the next images overlaps matching of the current one), so conforming types must be
-/// safe to use concurrently.
+/// The job calls ``features(forImageAt:)`` and ``match(_:_:)`` from several threads at once (one
+/// per lane, see ``RankingJobConfiguration/lanes``; with one lane, feature extraction of the next
+/// images overlaps matching of the current one), so conforming types must be safe to use
+/// concurrently.
 public protocol RankingEngine: Sendable {
     /// Decodes the image file, resizes it and runs the keypoint detector on it.
     ///
