@@ -7,6 +7,10 @@
 // work ourselves lets the transforms, softmax and bias passes run in parallel with the GEMMs.
 // Results agree across worker counts to float rounding (the split changes GEMM shapes, and
 // OpenBLAS's edge kernels round a few elements differently).
+// Callers with independent work items can do better than splitting each operation: the ranking
+// job's lanes and a pair's two extractions run one item per core with `Parallel.serially`, which
+// keeps every loop started on that thread there (measured: ~19 % more ranking throughput and ~10 %
+// faster pairs than two items each spread over both cores).
 import COpenBLAS
 import Dispatch
 import Foundation
