@@ -109,6 +109,22 @@ func loadPartialVector(_ p: UnsafePointer<Float>, count: Int, fill: Float) -> Fl
     return v
 }
 
+/// `lanes` (1 to 8) floats at `p` as a vector, zeros beyond: a full load when `lanes` is 8.
+@inlinable @inline(__always)
+func loadLanes(_ p: UnsafePointer<Float>, _ lanes: Int) -> FloatVector {
+    lanes == 8 ? loadVector(p) : loadPartialVector(p, count: lanes, fill: 0)
+}
+
+/// Stores the first `lanes` (1 to 8) lanes of `v` at `p`.
+@inlinable @inline(__always)
+func storeLanes(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, _ lanes: Int) {
+    if lanes == 8 {
+        storeVector(v, p)
+    } else {
+        for k in 0..<lanes { p[k] = v[k] }
+    }
+}
+
 // MARK: - Softmax
 
 /// Replaces each row of a row-major matrix by its softmax, `exp(x - max) / sum`.

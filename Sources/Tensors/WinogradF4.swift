@@ -187,17 +187,10 @@ extension WinogradF4Conv3x3: BandedConvolution3x3 {}
 // Fast paths for channel counts that are multiples of 8: the 1-D transforms on 8 channels at a
 // time, held in SIMD registers, in two passes (columns, then rows) through an L1-sized buffer.
 
-typealias Float8 = SIMD8<Float>
-
-@inline(__always) func load8(_ p: UnsafePointer<Float>) -> Float8 { UnsafeRawPointer(p).loadUnaligned(as: Float8.self) }
-@inline(__always) func store8(_ v: Float8, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: Float8.self)
-}
-
 /// B^T d for six values (one column or row of a 6x6 patch).
 @inline(__always)
-func inputTransform6(_ d0: Float8, _ d1: Float8, _ d2: Float8, _ d3: Float8, _ d4: Float8, _ d5: Float8)
-    -> (Float8, Float8, Float8, Float8, Float8, Float8) {
+func inputTransform6(_ d0: FloatVector, _ d1: FloatVector, _ d2: FloatVector, _ d3: FloatVector, _ d4: FloatVector, _ d5: FloatVector)
+    -> (FloatVector, FloatVector, FloatVector, FloatVector, FloatVector, FloatVector) {
     let r0 = 4 * d0 - 5 * d2 + d4
     let r1 = d3 + d4 - 4 * (d1 + d2)
     let r2 = 4 * (d1 - d2) - d3 + d4
@@ -215,18 +208,18 @@ func inputTransformF4(_ d: UnsafePointer<UnsafePointer<Float>>, channels n: Int,
     var c = 0
     while c < n {
         for l in 0..<6 {
-            let r = inputTransform6(load8(d[l] + c), load8(d[6 + l] + c), load8(d[12 + l] + c),
-                                    load8(d[18 + l] + c), load8(d[24 + l] + c), load8(d[30 + l] + c))
-            store8(r.0, temp + (0 * 6 + l) * 8); store8(r.1, temp + (1 * 6 + l) * 8)
-            store8(r.2, temp + (2 * 6 + l) * 8); store8(r.3, temp + (3 * 6 + l) * 8)
-            store8(r.4, temp + (4 * 6 + l) * 8); store8(r.5, temp + (5 * 6 + l) * 8)
+            let r = inputTransform6(loadVector(d[l] + c), loadVector(d[6 + l] + c), loadVector(d[12 + l] + c),
+                                    loadVector(d[18 + l] + c), loadVector(d[24 + l] + c), loadVector(d[30 + l] + c))
+            storeVector(r.0, temp + (0 * 6 + l) * 8); storeVector(r.1, temp + (1 * 6 + l) * 8)
+            storeVector(r.2, temp + (2 * 6 + l) * 8); storeVector(r.3, temp + (3 * 6 + l) * 8)
+            storeVector(r.4, temp + (4 * 6 + l) * 8); storeVector(r.5, temp + (5 * 6 + l) * 8)
         }
         for i in 0..<6 {
             let t = temp + i * 48
-            let r = inputTransform6(load8(t), load8(t + 8), load8(t + 16), load8(t + 24), load8(t + 32), load8(t + 40))
+            let r = inputTransform6(loadVector(t), loadVector(t + 8), loadVector(t + 16), loadVector(t + 24), loadVector(t + 32), loadVector(t + 40))
             let o = v + i * 6 * stride + c
-            store8(r.0, o); store8(r.1, o + stride); store8(r.2, o + 2 * stride)
-            store8(r.3, o + 3 * stride); store8(r.4, o + 4 * stride); store8(r.5, o + 5 * stride)
+            storeVector(r.0, o); storeVector(r.1, o + stride); storeVector(r.2, o + 2 * stride)
+            storeVector(r.3, o + 3 * stride); storeVector(r.4, o + 4 * stride); storeVector(r.5, o + 5 * stride)
         }
         c += 8
     }
@@ -234,8 +227,8 @@ func inputTransformF4(_ d: UnsafePointer<UnsafePointer<Float>>, channels n: Int,
 
 /// A^T m for six values.
 @inline(__always)
-func outputTransform6(_ m0: Float8, _ m1: Float8, _ m2: Float8, _ m3: Float8, _ m4: Float8, _ m5: Float8)
-    -> (Float8, Float8, Float8, Float8) {
+func outputTransform6(_ m0: FloatVector, _ m1: FloatVector, _ m2: FloatVector, _ m3: FloatVector, _ m4: FloatVector, _ m5: FloatVector)
+    -> (FloatVector, FloatVector, FloatVector, FloatVector) {
     let a = m1 + m2, b = m1 - m2, p = m3 + m4, q = m3 - m4
     return (m0 + a + p, b + 2 * q, a + 4 * p, b + 8 * q + m5)
 }
@@ -246,19 +239,19 @@ func outputTransform6(_ m0: Float8, _ m1: Float8, _ m2: Float8, _ m3: Float8, _ 
 func outputTransformF4(_ m: UnsafeMutablePointer<Float>, stride: Int, channels n: Int, bias: UnsafePointer<Float>, relu: Bool,
                        temp: UnsafeMutablePointer<Float>) {
     var c = 0
-    let zero = Float8(repeating: 0)
+    let zero = FloatVector(repeating: 0)
     while c < n {
         for l in 0..<6 {
             let col = m + l * stride + c
-            let s = outputTransform6(load8(col), load8(col + 6 * stride), load8(col + 12 * stride),
-                                     load8(col + 18 * stride), load8(col + 24 * stride), load8(col + 30 * stride))
-            store8(s.0, temp + (0 * 6 + l) * 8); store8(s.1, temp + (1 * 6 + l) * 8)
-            store8(s.2, temp + (2 * 6 + l) * 8); store8(s.3, temp + (3 * 6 + l) * 8)
+            let s = outputTransform6(loadVector(col), loadVector(col + 6 * stride), loadVector(col + 12 * stride),
+                                     loadVector(col + 18 * stride), loadVector(col + 24 * stride), loadVector(col + 30 * stride))
+            storeVector(s.0, temp + (0 * 6 + l) * 8); storeVector(s.1, temp + (1 * 6 + l) * 8)
+            storeVector(s.2, temp + (2 * 6 + l) * 8); storeVector(s.3, temp + (3 * 6 + l) * 8)
         }
-        let b = load8(bias + c)
+        let b = loadVector(bias + c)
         for i in 0..<4 {
             let t = temp + i * 48
-            var y = outputTransform6(load8(t), load8(t + 8), load8(t + 16), load8(t + 24), load8(t + 32), load8(t + 40))
+            var y = outputTransform6(loadVector(t), loadVector(t + 8), loadVector(t + 16), loadVector(t + 24), loadVector(t + 32), loadVector(t + 40))
             y.0 += b; y.1 += b; y.2 += b; y.3 += b
             if relu {
                 // Compare and select: the standard library's pointwiseMax is not inlined for SIMD8
@@ -267,7 +260,7 @@ func outputTransformF4(_ m: UnsafeMutablePointer<Float>, stride: Int, channels n
                 y.2.replace(with: zero, where: y.2 .< zero); y.3.replace(with: zero, where: y.3 .< zero)
             }
             let o = m + i * 4 * stride + c
-            store8(y.0, o); store8(y.1, o + stride); store8(y.2, o + 2 * stride); store8(y.3, o + 3 * stride)
+            storeVector(y.0, o); storeVector(y.1, o + stride); storeVector(y.2, o + 2 * stride); storeVector(y.3, o + 3 * stride)
         }
         c += 8
     }
