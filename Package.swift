@@ -1,12 +1,18 @@
 // swift-tools-version: 6.0
-// SuperGlueKit: pure-Swift SuperPoint + SuperGlue inference on OpenBLAS.
+// SuperGlueKit: pure-Swift learned feature detection and matching on OpenBLAS.
+// ARCHITECTURE.md describes the modules and what each may import.
 import PackageDescription
 
 let package = Package(
     name: "SuperGlueKit",
     platforms: [.macOS(.v13)],
     products: [
+        // The matching API: detectors, matchers, the Matcher pipeline, image and file I/O.
         .library(name: "SuperGlueKit", targets: ["SuperGlueKit"]),
+        // The batch ranking job (resumable, sharded, cached) as a library.
+        .library(name: "SuperGlueRanking", targets: ["SuperGlueRanking"]),
+        // Seeded random weights in the official layouts, for tests and benchmarks only.
+        .library(name: "SuperGlueKitTestSupport", targets: ["SuperGlueKitTestSupport"]),
         .executable(name: "superglue", targets: ["superglue"]),
         .executable(name: "convert-weights", targets: ["convert-weights"]),
     ],
@@ -28,30 +34,54 @@ let package = Package(
             path: "Sources/CImageCodecs",
             linkerSettings: [.linkedLibrary("jpeg"), .linkedLibrary("png")]
         ),
+        // Kernels: GEMM, convolutions (im2col, Winograd), attention, Sinkhorn, SIMD helpers,
+        // scratch buffers and the workspace pool.
         .target(
             name: "Tensors",
             dependencies: ["COpenBLAS"],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
+        // Weight files: torch .pth (pickle, zip), safetensors, the WeightStore binder, schemas,
+        // the model catalog type and the pinned downloader.
         .target(name: "Checkpoints"),
+        // Image decoding (libjpeg, libpng), EXIF orientation, resizing as the references do it.
         .target(name: "ImageIO", dependencies: ["CImageCodecs"]),
-        .target(name: "SuperGlueKit", dependencies: ["Tensors", "Checkpoints", "ImageIO"]),
+        // Network building blocks bound from a WeightStore scope: Linear, BatchNorm, MLP,
+        // convolutions, multi-head attention.
+        .target(name: "Layers", dependencies: ["Tensors", "Checkpoints"]),
+        // One folder per network (SuperPoint, SuperGlue), the detector and matcher protocols,
+        // Features and Matches, and the catalog of networks.
+        .target(name: "Networks", dependencies: ["Layers", "Tensors", "Checkpoints"]),
+        // File formats of features and matches (npz, features files, pairs lists) and plots.
+        .target(name: "MatchingIO", dependencies: ["Networks", "Checkpoints", "ImageIO"]),
+        // The public matching API: re-exports Networks, ImageIO, MatchingIO and Checkpoints.
+        .target(name: "SuperGlueKit", dependencies: ["Networks", "ImageIO", "MatchingIO", "Checkpoints", "Tensors"]),
+        .target(name: "SuperGlueRanking", dependencies: ["SuperGlueKit", "Tensors"]),
+        .target(name: "SuperGlueKitTestSupport", dependencies: ["Networks", "Checkpoints"]),
+        // The command line's process-level code (signal handling, exit, progress drawing); linked
+        // only by the executables, never part of a library product.
+        .target(name: "CLISupport", dependencies: ["SuperGlueRanking"]),
         .executableTarget(
             name: "superglue",
-            dependencies: ["SuperGlueKit", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["SuperGlueKit", "SuperGlueRanking", "SuperGlueKitTestSupport", "CLISupport", "Tensors",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "convert-weights",
-            dependencies: ["Checkpoints", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Networks", "Checkpoints", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/convert-weights"
         ),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
+        .testTarget(name: "LayersTests", dependencies: ["Layers", "Checkpoints", "Tensors", "Networks"]),
         // Test-only: drives the ranking job with a fake engine in a separate process (kill -9 tests).
-        .executableTarget(name: "RankTestWorker", dependencies: ["SuperGlueKit"], path: "Tests/RankTestWorker"),
-        .testTarget(name: "SuperGlueKitTests", dependencies: ["SuperGlueKit", "Tensors", "Checkpoints", "ImageIO", "RankTestWorker"]),
-        .testTarget(name: "CLITests", dependencies: ["superglue", "convert-weights"]),
+        .executableTarget(name: "RankTestWorker", dependencies: ["SuperGlueRanking", "CLISupport"], path: "Tests/RankTestWorker"),
+        .testTarget(name: "SuperGlueKitTests", dependencies: [
+            "SuperGlueKit", "SuperGlueRanking", "SuperGlueKitTestSupport", "Networks", "Layers", "MatchingIO",
+            "Tensors", "Checkpoints", "ImageIO", "CLISupport", "RankTestWorker",
+        ]),
+        .testTarget(name: "CLITests", dependencies: ["superglue", "convert-weights", "SuperGlueKit", "SuperGlueRanking"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,29 +1,76 @@
-// The tensor names and shapes the SuperPoint and SuperGlue state dicts have, derived from the
-// architectures described in the papers (DeTone et al. 2018, Sarlin et al. 2020) and the layout
-// of the official weight files. Validation against a schema happens before any weight is used,
-// so a wrong or damaged file fails with the first offending tensor named.
+// Weight schemas (the tensor names and shapes a network's state dict has) and the catalog of
+// networks that converter, loader and downloader share. Each network describes its own weights
+// in its folder under Sources/Networks. Validation against a schema happens before any weight is
+// used, so a wrong or damaged file fails with the first offending tensor named.
 import Foundation
 
-/// Which network a weight file holds.
-public enum ModelKind: String, Sendable, CaseIterable, Codable {
-    case superpoint
-    case superglue
+/// Which network a weight file holds: `superpoint`, `superglue`, ... Each network declares its
+/// kind in its ``ModelDescription``; the known ones form a ``ModelCatalog``.
+public struct ModelKind: RawRepresentable, Hashable, Sendable, Codable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+}
 
-    /// Detects the model from tensor names (`conv1a.weight` for SuperPoint; `kenc.`, `gnn.`,
-    /// `final_proj.` or `bin_score` for SuperGlue).
-    public static func detect<S: Sequence>(names: S) throws -> ModelKind where S.Element == String {
-        var superpoint = false, superglue = false
-        for name in names {
-            if name.hasPrefix("conv1a.") || name.hasPrefix("convPa.") || name.hasPrefix("convDa.") { superpoint = true }
-            if name.hasPrefix("kenc.") || name.hasPrefix("gnn.") || name.hasPrefix("final_proj.") || name == "bin_score" { superglue = true }
+/// What the loader, the converter and the downloader know about one network's weights: how to
+/// recognise its tensor names, the schema a file's names imply, and its official files.
+public struct ModelDescription: Sendable {
+    public let kind: ModelKind
+    /// Human-readable name and an example tensor, for messages ("SuperPoint (conv1a.weight ...)").
+    public let summary: String
+    /// True for a tensor name only this model has.
+    public let recognizes: @Sendable (String) -> Bool
+    /// The schema for a file with these tensor names (for instance with its layer count).
+    public let schema: @Sendable (_ names: [String]) throws -> WeightSchema
+    /// The official files holding these weights.
+    public let files: [OfficialWeights.File]
+
+    public init(kind: ModelKind, summary: String, files: [OfficialWeights.File] = [],
+                recognizes: @escaping @Sendable (String) -> Bool,
+                schema: @escaping @Sendable (_ names: [String]) throws -> WeightSchema) {
+        self.kind = kind
+        self.summary = summary
+        self.files = files
+        self.recognizes = recognizes
+        self.schema = schema
+    }
+}
+
+/// The networks a converter or loader knows, in one list.
+public struct ModelCatalog: Sendable {
+    public let models: [ModelDescription]
+
+    public init(_ models: [ModelDescription]) { self.models = models }
+
+    /// The description of `kind`; throws for a kind not in the catalog.
+    public func description(of kind: ModelKind) throws -> ModelDescription {
+        guard let model = models.first(where: { $0.kind == kind }) else {
+            throw WeightError.invalid("unknown model '\(kind)'; known: \(models.map(\.kind.rawValue).joined(separator: ", "))")
         }
-        switch (superpoint, superglue) {
-        case (true, false): return .superpoint
-        case (false, true): return .superglue
-        case (true, true): throw WeightError.invalid("tensor names mix SuperPoint and SuperGlue layers; pass the model kind explicitly")
-        case (false, false): throw WeightError.invalid("tensor names match neither SuperPoint (conv1a.weight ...) nor SuperGlue (kenc.encoder.0.weight ...)")
+        return model
+    }
+
+    /// Detects the model from tensor names; throws when none or several models match.
+    public func detect<S: Sequence>(names: S) throws -> ModelKind where S.Element == String {
+        var found: [ModelDescription] = []
+        for name in names {
+            for model in models where !found.contains(where: { $0.kind == model.kind }) && model.recognizes(name) { found.append(model) }
+        }
+        switch found.count {
+        case 1: return found[0].kind
+        case 0: throw WeightError.invalid("tensor names match none of \(models.map(\.summary).joined(separator: ", "))")
+        default: throw WeightError.invalid("tensor names mix \(found.map(\.kind.rawValue).joined(separator: " and ")) layers; pass the model kind explicitly")
         }
     }
+
+    /// The schema for a file's tensor names: the model kind given or detected.
+    public func schema<C: Collection>(forTensorsNamed names: C, kind: ModelKind? = nil) throws -> WeightSchema where C.Element == String {
+        let resolved = try kind ?? detect(names: names)
+        return try description(of: resolved).schema(Array(names))
+    }
+
+    /// Every official file of every model, in catalog order.
+    public var files: [OfficialWeights.File] { models.flatMap(\.files) }
 }
 
 /// The expected tensors of one model: names, shapes, and which ones may be absent.
@@ -44,94 +91,44 @@ public struct WeightSchema: Sendable, Equatable {
     }
 
     public let kind: ModelKind
-    public let entries: [Entry]
-    /// SuperGlue's number of attentional GNN layers (nil for SuperPoint).
-    public let gnnLayers: Int?
+    public var entries: [Entry]
+    /// Values the schema read from the names that a converted file records in its metadata
+    /// (for instance `gnn_layers`).
+    public let metadata: [String: String]
 
-    /// Largest GNN layer count accepted from a file's names (the official files have 18).
-    public static let maxGNNLayers = 256
-
-    /// SuperPoint: a VGG-style shared encoder (conv1a ... conv4b, channels 64-64-128-128) and two
-    /// heads, the detector (convPa, convPb: 65 = 8x8 cells + dustbin) and the descriptor
-    /// (convDa, convDb: `descriptorDim` channels).
-    public static func superPoint(descriptorDim: Int = 256) -> WeightSchema {
-        var entries: [Entry] = []
-        func conv(_ name: String, _ input: Int, _ output: Int, kernel: Int) {
-            entries.append(Entry(name: name + ".weight", shape: [output, input, kernel, kernel]))
-            entries.append(Entry(name: name + ".bias", shape: [output]))
-        }
-        let (c1, c2, c3, c4, c5) = (64, 64, 128, 128, 256)
-        conv("conv1a", 1, c1, kernel: 3); conv("conv1b", c1, c1, kernel: 3)
-        conv("conv2a", c1, c2, kernel: 3); conv("conv2b", c2, c2, kernel: 3)
-        conv("conv3a", c2, c3, kernel: 3); conv("conv3b", c3, c3, kernel: 3)
-        conv("conv4a", c3, c4, kernel: 3); conv("conv4b", c4, c4, kernel: 3)
-        conv("convPa", c4, c5, kernel: 3); conv("convPb", c5, 65, kernel: 1)
-        conv("convDa", c4, c5, kernel: 3); conv("convDb", c5, descriptorDim, kernel: 1)
-        return WeightSchema(kind: .superpoint, entries: entries, gnnLayers: nil)
+    public init(kind: ModelKind, entries: [Entry], metadata: [String: String] = [:]) {
+        self.kind = kind
+        self.entries = entries
+        self.metadata = metadata
     }
 
-    /// SuperGlue: the keypoint encoder MLP (3 -> encoder widths -> dim, BatchNorm after every
-    /// convolution but the last), `gnnLayers` attentional layers (query/key/value projections
-    /// `proj.0-2`, `merge`, and a 2*dim -> 2*dim -> dim MLP), `final_proj` and the scalar
-    /// `bin_score`. MLP indices count the BatchNorm and ReLU modules between convolutions,
-    /// as nn.Sequential names them.
-    public static func superGlue(gnnLayers: Int, descriptorDim: Int = 256, keypointEncoder: [Int] = [32, 64, 128, 256]) -> WeightSchema {
-        var entries: [Entry] = []
-        func conv1d(_ name: String, _ input: Int, _ output: Int) {
-            entries.append(Entry(name: name + ".weight", shape: [output, input, 1]))
-            entries.append(Entry(name: name + ".bias", shape: [output]))
-        }
-        func batchNorm(_ name: String, _ channels: Int) {
-            for leaf in ["weight", "bias", "running_mean", "running_var"] {
-                entries.append(Entry(name: "\(name).\(leaf)", shape: [channels]))
-            }
-            entries.append(Entry(name: name + ".num_batches_tracked", shape: [], optional: true))
-        }
-        func mlp(_ prefix: String, _ channels: [Int]) {
-            var index = 0
-            for i in 1..<channels.count {
-                conv1d("\(prefix).\(index)", channels[i - 1], channels[i])
-                if i < channels.count - 1 {
-                    batchNorm("\(prefix).\(index + 1)", channels[i])
-                    index += 3  // conv, BatchNorm, ReLU
-                } else {
-                    index += 1
-                }
-            }
-        }
-        let d = descriptorDim
-        mlp("kenc.encoder", [3] + keypointEncoder + [d])
-        for layer in 0..<gnnLayers {
-            let prefix = "gnn.layers.\(layer)"
-            for p in 0..<3 { conv1d("\(prefix).attn.proj.\(p)", d, d) }
-            conv1d("\(prefix).attn.merge", d, d)
-            mlp("\(prefix).mlp", [2 * d, 2 * d, d])
-        }
-        conv1d("final_proj", d, d)
-        entries.append(Entry(name: "bin_score", shape: []))
-        return WeightSchema(kind: .superglue, entries: entries, gnnLayers: gnnLayers)
+    /// Appends `<name>.weight` `[output, input, kernel...]` and `<name>.bias` `[output]`.
+    public mutating func addConvolution(_ name: String, input: Int, output: Int, kernel: [Int]) {
+        entries.append(Entry(name: name + ".weight", shape: [output, input] + kernel))
+        entries.append(Entry(name: name + ".bias", shape: [output]))
     }
 
-    /// The schema for a file's tensor names: the model kind given or detected, and for SuperGlue
-    /// the GNN layer count read from the highest `gnn.layers.N` index.
-    public static func forTensors<C: Collection>(named names: C, kind: ModelKind? = nil) throws -> WeightSchema where C.Element == String {
-        let resolved = try kind ?? ModelKind.detect(names: names)
-        switch resolved {
-        case .superpoint:
-            return superPoint()
-        case .superglue:
-            var highest = -1
-            for name in names where name.hasPrefix("gnn.layers.") {
-                let digits = name.dropFirst("gnn.layers.".count).prefix { $0.isASCII && $0.isNumber }
-                guard !digits.isEmpty, digits.count <= 6, let index = Int(digits) else { continue }
-                guard index < maxGNNLayers else {
-                    throw WeightError.invalid("tensor '\(name.prefix(100))' names GNN layer \(index); at most \(maxGNNLayers) layers are supported")
-                }
-                highest = max(highest, index)
-            }
-            guard highest >= 0 else { throw WeightError.missing(name: "gnn.layers.0.attn.merge.weight", expected: [256, 256, 1]) }
-            return superGlue(gnnLayers: highest + 1)
+    /// Appends a BatchNorm's four tensors and its optional `num_batches_tracked` counter.
+    public mutating func addBatchNorm(_ name: String, channels: Int) {
+        for leaf in ["weight", "bias", "running_mean", "running_var"] {
+            entries.append(Entry(name: "\(name).\(leaf)", shape: [channels]))
         }
+        entries.append(Entry(name: name + ".num_batches_tracked", shape: [], optional: true))
+    }
+
+    /// The highest `N` in names `<prefix>N.` (e.g. `gnn.layers.`), or nil when none has it.
+    /// Throws for an index of `limit` or more, so a hostile file cannot ask for huge schemas.
+    public static func highestIndex<C: Collection>(in names: C, prefix: String, limit: Int) throws -> Int? where C.Element == String {
+        var highest: Int?
+        for name in names where name.hasPrefix(prefix) {
+            let digits = name.dropFirst(prefix.count).prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, digits.count <= 6, let index = Int(digits) else { continue }
+            guard index < limit else {
+                throw WeightError.invalid("tensor '\(name.prefix(100))' names layer \(index); at most \(limit) layers are supported")
+            }
+            highest = max(highest ?? index, index)
+        }
+        return highest
     }
 
     /// Checks every tensor: throws for the first expected tensor missing or wrongly shaped (in

@@ -5,7 +5,8 @@ import Foundation
 import FoundationNetworking
 #endif
 
-/// The official pretrained weights and how to fetch them.
+/// Fetching official pretrained weight files, pinned by git blob id. Which files exist is each
+/// network's knowledge (its ``ModelDescription/files``); this type only fetches and verifies.
 public enum OfficialWeights {
     /// One weight file of magicleap/SuperGluePretrainedNetwork.
     public struct File: Sendable, Equatable {
@@ -29,12 +30,6 @@ public enum OfficialWeights {
     public static let repository = "https://github.com/magicleap/SuperGluePretrainedNetwork"
     public static let commit = "ddcf11f42e7e0732a0c4607648f9448ea8d73590"
 
-    /// The three files under models/weights/ at ``commit``.
-    public static let files: [File] = [
-        File(name: "superpoint_v1.pth", gitBlobID: "107a444ca318d487390137d619d49f2f0a3b1ad8", model: .superpoint),
-        File(name: "superglue_indoor.pth", gitBlobID: "2b54532f1b7321505cac79ee3a2863ef2ab2d163", model: .superglue),
-        File(name: "superglue_outdoor.pth", gitBlobID: "5ca3392bd5349790d7bc1c246961fc041b88c1e8", model: .superglue),
-    ]
 
     /// Raw-file URL prefix of models/weights/ at ``commit``.
     public static let defaultBaseURL = "https://raw.githubusercontent.com/magicleap/SuperGluePretrainedNetwork/\(commit)/models/weights/"
@@ -91,7 +86,7 @@ public enum OfficialWeights {
     /// - Parameter progress: called with one line per step.
     /// - Returns: the converted files' paths.
     @discardableResult
-    public static func downloadAndConvert(_ selection: [File] = files, from baseURL: URL, into directory: URL,
+    public static func downloadAndConvert(_ selection: [File], catalog: ModelCatalog, from baseURL: URL, into directory: URL,
                                           session: URLSession = .shared,
                                           progress: @Sendable (String) -> Void = { _ in }) async throws -> [URL] {
         do {
@@ -105,7 +100,7 @@ public enum OfficialWeights {
             let checkpoint = try await download(file, from: baseURL, into: directory, session: session)
             progress("verified \(file.name) (git blob \(file.gitBlobID))")
             let output = directory.appendingPathComponent(file.convertedName)
-            try WeightConversion.convertFile(at: checkpoint, to: output, model: file.model)
+            try WeightConversion.convertFile(at: checkpoint, to: output, model: file.model, catalog: catalog)
             progress("wrote \(output.path)")
             outputs.append(output)
         }

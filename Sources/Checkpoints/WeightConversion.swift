@@ -1,7 +1,7 @@
 // PyTorch checkpoint -> validated Float32 safetensors, the form the inference engine loads.
 import Foundation
 
-/// Converts SuperPoint / SuperGlue PyTorch checkpoints into safetensors files.
+/// Converts PyTorch checkpoints of the networks in a ``ModelCatalog`` into safetensors files.
 public enum WeightConversion {
     /// Metadata keys written into converted files.
     public enum MetadataKey {
@@ -10,7 +10,6 @@ public enum WeightConversion {
         /// `git hash-object` id of the source checkpoint, tying the weights to their origin.
         public static let sourceGitBlobID = "source_git_blob_id"
         public static let sourceFormat = "source_format"
-        public static let gnnLayers = "gnn_layers"
     }
 
     /// The Float32 safetensors contents for a checkpoint held in memory.
@@ -20,10 +19,10 @@ public enum WeightConversion {
     /// reported), BatchNorm `num_batches_tracked` counters are dropped, floats are widened to
     /// Float32 exactly (F16, BF16) and NaN or infinity is refused.
     /// - Parameter name: the source file name, used in messages and recorded in the metadata.
-    public static func convert(checkpointBytes bytes: [UInt8], name: String, model: ModelKind? = nil) throws -> SafeTensorsFile {
+    public static func convert(checkpointBytes bytes: [UInt8], name: String, model: ModelKind? = nil, catalog: ModelCatalog) throws -> SafeTensorsFile {
         let checkpoint = try TorchCheckpoint(bytes: bytes, name: name)
         do {
-            let schema = try WeightSchema.forTensors(named: checkpoint.names, kind: model)
+            let schema = try catalog.schema(forTensorsNamed: checkpoint.names, kind: model)
             try schema.validate(shapes: checkpoint.tensors.mapValues(\.shape), order: checkpoint.names)
             var file = SafeTensorsFile()
             for entry in schema.entries where !entry.optional {
@@ -35,13 +34,12 @@ public enum WeightConversion {
                 if values.contains(where: { !$0.isFinite }) { throw WeightError.nonFinite(name: entry.name) }
                 file.tensors[entry.name] = RawTensor(shape: tensor.shape, floats: values)
             }
-            file.metadata = [
+            file.metadata = schema.metadata.merging([
                 MetadataKey.model: schema.kind.rawValue,
                 MetadataKey.sourceFile: name,
                 MetadataKey.sourceGitBlobID: GitBlobID.of(bytes),
                 MetadataKey.sourceFormat: checkpoint.format.rawValue,
-            ]
-            if let layers = schema.gnnLayers { file.metadata[MetadataKey.gnnLayers] = String(layers) }
+            ]) { _, fixed in fixed }
             return file
         } catch let error as WeightError {
             throw CheckpointError("\(name): \(error.description)")
@@ -50,9 +48,9 @@ public enum WeightConversion {
 
     /// Converts the checkpoint at `input` and writes the safetensors file to `output` atomically.
     @discardableResult
-    public static func convertFile(at input: URL, to output: URL, model: ModelKind? = nil) throws -> SafeTensorsFile {
+    public static func convertFile(at input: URL, to output: URL, model: ModelKind? = nil, catalog: ModelCatalog) throws -> SafeTensorsFile {
         let data = try TorchCheckpoint.readFile(input)
-        let file = try convert(checkpointBytes: [UInt8](data), name: input.lastPathComponent, model: model)
+        let file = try convert(checkpointBytes: [UInt8](data), name: input.lastPathComponent, model: model, catalog: catalog)
         do { try file.write(to: output) } catch {
             throw CheckpointError("\(output.path): cannot write file (\(error.localizedDescription))")
         }
@@ -62,19 +60,19 @@ public enum WeightConversion {
     /// Loads model weights from either a converted safetensors file or a PyTorch checkpoint
     /// (converted in memory, nothing written), telling them apart by content, then validates
     /// them against the model's schema.
-    public static func loadWeights(at url: URL, model: ModelKind? = nil) throws -> SafeTensorsFile {
+    public static func loadWeights(at url: URL, model: ModelKind? = nil, catalog: ModelCatalog) throws -> SafeTensorsFile {
         let data = try TorchCheckpoint.readFile(url)
         // safetensors starts with a u64 header length whose JSON header opens with '{'.
         if data.count > 8, data[data.startIndex + 8] == UInt8(ascii: "{") {
             let file = try SafeTensorsFile(data: data, name: url.lastPathComponent)
             do {
-                let kind = try model ?? file.metadata[MetadataKey.model].flatMap(ModelKind.init(rawValue:)) ?? ModelKind.detect(names: file.tensors.keys)
-                try WeightSchema.forTensors(named: Array(file.tensors.keys), kind: kind).validate(file)
+                let kind = try model ?? file.metadata[MetadataKey.model].map(ModelKind.init(rawValue:)) ?? catalog.detect(names: file.tensors.keys)
+                try catalog.schema(forTensorsNamed: Array(file.tensors.keys), kind: kind).validate(file)
             } catch let error as WeightError {
                 throw CheckpointError("\(url.lastPathComponent): \(error.description)")
             }
             return file
         }
-        return try convert(checkpointBytes: [UInt8](data), name: url.lastPathComponent, model: model)
+        return try convert(checkpointBytes: [UInt8](data), name: url.lastPathComponent, model: model, catalog: catalog)
     }
 }

@@ -3,6 +3,7 @@
 import Foundation
 import Tensors
 import Checkpoints
+import Networks
 import ImageIO
 
 /// Options of a ``Matcher``, defaulting to match_pairs.py's command-line defaults

@@ -1,6 +1,7 @@
 // Finding the converted weight files, and converting the official .pth files on first use.
 import Foundation
 import Checkpoints
+import Networks
 
 /// The three weight files the engine uses, by model.
 public enum WeightsFile: String, Sendable, CaseIterable {

@@ -4,6 +4,8 @@ import ArgumentParser
 import Checkpoints
 import Foundation
 import SuperGlueKit
+import SuperGlueKitTestSupport
+import Tensors
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,6 +1,7 @@
 // The one place where the CLI turns matching options into a RankingEngine.
 import Foundation
 import SuperGlueKit
+import SuperGlueRanking
 
 /// The ranking job's view of a ``Matcher``: SuperPoint for `features`, SuperGlue for `match`, and
 /// identities that name the weights' content and every option that changes results.

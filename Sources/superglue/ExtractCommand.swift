@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import SuperGlueKit
+import SuperGlueRanking
 
 struct ExtractCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -2,6 +2,8 @@
 import ArgumentParser
 import Foundation
 import SuperGlueKit
+import SuperGlueRanking
+import CLISupport
 
 extension RankingScoreKey: ExpressibleByArgument {}
 

@@ -2,6 +2,7 @@
 import Foundation
 import Testing
 @testable import SuperGlueKit
+@testable import SuperGlueRanking
 
 @Suite(.serialized) struct MatchCLITests {
     let image0 = CLIFixtures.images.appendingPathComponent("chelsea_baseline.jpg").path

@@ -4,6 +4,7 @@ import Foundation
 import Testing
 import Checkpoints
 @testable import SuperGlueKit
+@testable import SuperGlueRanking
 
 @Suite struct PairsParityTests {
     static let fixtures = CLIFixtures.repository.appendingPathComponent("Tests/Fixtures")

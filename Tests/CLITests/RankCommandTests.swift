@@ -4,6 +4,7 @@ import Foundation
 import Testing
 @testable import superglue
 @testable import SuperGlueKit
+@testable import SuperGlueRanking
 
 @Suite struct RankCommandOptionTests {
     static let required = ["--query", "q.jpg", "--images", "photos", "--output", "out/results.csv", "--weights", "weights"]

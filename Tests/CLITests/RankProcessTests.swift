@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import SuperGlueKit
+@testable import SuperGlueRanking
 
 enum RankCLI {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()

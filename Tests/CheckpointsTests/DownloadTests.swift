@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Networks
 
 /// The download path against a server on 127.0.0.1 (these machines have no internet): files are
 /// pinned by blob ids computed here from the fixtures the server sends.
@@ -34,7 +35,7 @@ import Testing
         #expect(converted.metadata[WeightConversion.MetadataKey.sourceGitBlobID] == GitBlobID.of(superpoint))
         #expect(converted.metadata[WeightConversion.MetadataKey.model] == "superpoint")
         #expect(converted.metadata[WeightConversion.MetadataKey.sourceFile] == "superpoint_v1.pth")
-        try WeightSchema.superPoint().validate(converted)
+        try SuperPoint.weightSchema().validate(converted)
 
         // A second run finds the verified files and does not need the server.
         server.stop()

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Networks
 
 /// Broken and malicious files: each must give a thrown one-line error, never a crash, a hang
 /// or a huge allocation.

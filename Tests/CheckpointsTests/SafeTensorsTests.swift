@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Networks
 
 @Suite struct SafeTensorsTests {
     @Test func roundTrip() throws {

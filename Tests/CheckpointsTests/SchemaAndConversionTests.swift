@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Networks
 
 /// Schemas against the names/shapes the reference models produce (via the fixtures), and the
 /// checkpoint -> safetensors conversion, bit-exact.
@@ -13,14 +14,14 @@ import Testing
 
     @Test func superPointMatchesReferenceModel() throws {
         let reference = Self.shapes(try CheckpointFixtures.expected("superpoint_expected.safetensors"))
-        #expect(Self.schemaShapes(.superPoint()) == reference)
+        #expect(Self.schemaShapes(SuperPoint.weightSchema()) == reference)
     }
 
     @Test func superGlueMatchesReferenceModel() throws {
         // The fixture model has one GNN layer (and BatchNorm num_batches_tracked buffers).
         let reference = Self.shapes(try CheckpointFixtures.expected("superglue_expected.safetensors"))
-        #expect(Self.schemaShapes(.superGlue(gnnLayers: 1)) == reference)
-        #expect(WeightSchema.superGlue(gnnLayers: 1).entries.filter(\.optional).allSatisfy { $0.name.hasSuffix(".num_batches_tracked") })
+        #expect(Self.schemaShapes(SuperGlue.weightSchema(gnnLayers: 1)) == reference)
+        #expect(SuperGlue.weightSchema(gnnLayers: 1).entries.filter(\.optional).allSatisfy { $0.name.hasSuffix(".num_batches_tracked") })
     }
 
     /// Layer count read from the names: the fixture's layer 0 copied to layers 1..17 gives the
@@ -31,21 +32,21 @@ import Testing
         for (name, shape) in oneLayer where name.hasPrefix("gnn.layers.0.") {
             for layer in 1..<18 { eighteen["gnn.layers.\(layer)." + name.dropFirst("gnn.layers.0.".count)] = shape }
         }
-        let schema = try WeightSchema.forTensors(named: Array(eighteen.keys))
+        let schema = try ModelCatalog.standard.schema(forTensorsNamed: Array(eighteen.keys))
         #expect(schema.kind == .superglue)
-        #expect(schema.gnnLayers == 18)
+        #expect(schema.metadata[SuperGlue.gnnLayersMetadataKey] == "18")
         try schema.validate(shapes: eighteen)
 
         // A gap in the layers is a missing tensor of the first absent layer.
         let gap = eighteen.filter { !$0.key.hasPrefix("gnn.layers.7.") }
         #expect(throws: WeightError.missing(name: "gnn.layers.7.attn.proj.0.weight", expected: [256, 256, 1])) {
-            try WeightSchema.forTensors(named: Array(gap.keys)).validate(shapes: gap)
+            try ModelCatalog.standard.schema(forTensorsNamed: Array(gap.keys)).validate(shapes: gap)
         }
-        #expect(throws: WeightError.self) { try WeightSchema.forTensors(named: ["gnn.layers.999999.attn.merge.weight"]) }
+        #expect(throws: WeightError.self) { try ModelCatalog.standard.schema(forTensorsNamed: ["gnn.layers.999999.attn.merge.weight"]) }
     }
 
     @Test func validationNamesTheFirstProblem() throws {
-        let schema = WeightSchema.superPoint()
+        let schema = SuperPoint.weightSchema()
         var shapes = Self.schemaShapes(schema)
         try schema.validate(shapes: shapes)
 
@@ -64,11 +65,11 @@ import Testing
     }
 
     @Test func modelDetection() throws {
-        #expect(try ModelKind.detect(names: ["conv1a.weight", "conv1a.bias"]) == .superpoint)
-        #expect(try ModelKind.detect(names: ["kenc.encoder.0.weight"]) == .superglue)
-        #expect(try ModelKind.detect(names: ["bin_score"]) == .superglue)
-        #expect(throws: WeightError.self) { try ModelKind.detect(names: ["fc.weight"]) }
-        #expect(throws: WeightError.self) { try ModelKind.detect(names: ["conv1a.weight", "bin_score"]) }
+        #expect(try ModelCatalog.standard.detect(names: ["conv1a.weight", "conv1a.bias"]) == .superpoint)
+        #expect(try ModelCatalog.standard.detect(names: ["kenc.encoder.0.weight"]) == .superglue)
+        #expect(try ModelCatalog.standard.detect(names: ["bin_score"]) == .superglue)
+        #expect(throws: WeightError.self) { try ModelCatalog.standard.detect(names: ["fc.weight"]) }
+        #expect(throws: WeightError.self) { try ModelCatalog.standard.detect(names: ["conv1a.weight", "bin_score"]) }
     }
 }
 
@@ -107,7 +108,7 @@ import Testing
 
         // The engine's loader accepts it: every schema tensor read, nothing left over.
         let store = WeightStore(file: converted)
-        let schema = try WeightSchema.forTensors(named: store.names)
+        let schema = try ModelCatalog.standard.schema(forTensorsNamed: store.names)
         for entry in schema.entries where !entry.optional { _ = try store.tensor(entry.name, entry.shape) }
         try store.finish()
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Networks
 
 /// Reading torch.save output in both layouts, bit-exact against what torch.load returned.
 @Suite struct TorchCheckpointTests {

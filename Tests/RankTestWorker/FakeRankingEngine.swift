@@ -10,6 +10,7 @@
 // therefore yields matches whose positions agree with one homography, as in the real job.
 import Foundation
 import SuperGlueKit
+import SuperGlueRanking
 
 struct FakeImageError: Error, CustomStringConvertible {
     var description: String

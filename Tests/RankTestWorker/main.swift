@@ -5,6 +5,8 @@
 //                       [--shard i/n] [--delay SECONDS] [--score KEY] [--verbose]
 import Foundation
 import SuperGlueKit
+import SuperGlueRanking
+import CLISupport
 
 func runWorker() -> Int32 {
     var options: [String: String] = [:]

@@ -1,5 +1,10 @@
 import Testing
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite struct MatchPlotTests {
     @Test func jetEndpoints() {

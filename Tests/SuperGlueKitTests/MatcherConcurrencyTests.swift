@@ -2,6 +2,11 @@
 import Foundation
 import Testing
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite struct MatcherConcurrencyTests {
     struct Outcome: Equatable, Sendable {

@@ -3,6 +3,12 @@ import Foundation
 import Testing
 @testable import RankTestWorker
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import CLISupport
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite struct RankingJobTests {
     @Test func resultsAreSortedWithAllColumnsAndBadImagesGetStatusRows() throws {

@@ -4,6 +4,11 @@ import Foundation
 import Testing
 @testable import RankTestWorker
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite(.serialized) struct RankingProcessTests {
     /// Journal records per image name (must be 1 for every journaled image).

@@ -4,6 +4,11 @@ import Foundation
 import Testing
 @testable import RankTestWorker
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 /// A fresh temporary folder, removed by `cleanup()`.
 struct TemporaryFolder {

@@ -2,46 +2,13 @@ import Foundation
 import Testing
 import Checkpoints
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite struct SuperGlueModelTests {
-    @Test func batchNormFoldingEqualsUnfoldedEvaluation() throws {
-        var random = TestRandom(seed: 42)
-        let inputs = 5, outputs = 4, tokens = 3
-        let weight = random.values(outputs * inputs), bias = random.values(outputs)
-        let gamma = random.values(outputs, scale: 0.5, offset: 1), beta = random.values(outputs)
-        let mean = random.values(outputs), variance = random.values(outputs, scale: 0.5, offset: 1)
-        let store = WeightStore(tensors: [
-            "conv.weight": RawTensor(shape: [outputs, inputs, 1], floats: weight),
-            "conv.bias": RawTensor(shape: [outputs], floats: bias),
-            "bn.weight": RawTensor(shape: [outputs], floats: gamma),
-            "bn.bias": RawTensor(shape: [outputs], floats: beta),
-            "bn.running_mean": RawTensor(shape: [outputs], floats: mean),
-            "bn.running_var": RawTensor(shape: [outputs], floats: variance),
-            "bn.num_batches_tracked": RawTensor(dtype: .i64, shape: [], bytes: [7, 0, 0, 0, 0, 0, 0, 0]),
-        ])
-        var layer = try DenseLayer(conv: store.root.scoped("conv"), inputs: inputs, outputs: outputs)
-        try layer.foldBatchNorm(store.root.scoped("bn"))
-        try store.finish()  // num_batches_tracked is accepted and ignored
-
-        let x = random.values(tokens * inputs)
-        var y = [Float](repeating: 0, count: tokens * outputs)
-        x.withUnsafeBufferPointer { xp in
-            y.withUnsafeMutableBufferPointer { yp in
-                layer.apply(xp.baseAddress!, stride: inputs, rows: tokens, into: yp.baseAddress!, outputStride: outputs)
-            }
-        }
-        var worst = 0.0
-        for t in 0..<tokens {
-            for o in 0..<outputs {
-                let convolved = (0..<inputs).reduce(Double(bias[o])) { $0 + Double(weight[o * inputs + $1]) * Double(x[t * inputs + $1]) }
-                let expected = (convolved - Double(mean[o])) / (Double(variance[o]) + 1e-5).squareRoot() * Double(gamma[o]) + Double(beta[o])
-                worst = max(worst, abs(Double(y[t * outputs + o]) - expected))
-            }
-        }
-        print("BatchNorm folding max difference \(worst)")
-        #expect(worst < 1e-5)
-    }
-
     /// The whole network against a naive double-precision evaluation of the reference semantics
     /// (BatchNorm unfolded, channel c in head c % 4, separate merge projection, plain Sinkhorn).
     @Test(arguments: [(1, 1), (5, 7), (13, 9)])

@@ -4,6 +4,11 @@ import Foundation
 import Testing
 import Checkpoints
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 /// The fixture folder: features, checkpoints and golden outputs.
 enum SuperGlueFixtures {

@@ -5,6 +5,11 @@
 import Foundation
 import Checkpoints
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 /// Deterministic pseudo-random numbers (64-bit LCG), uniform in [-1, 1).
 struct TestRandom {

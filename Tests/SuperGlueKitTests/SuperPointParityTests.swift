@@ -4,6 +4,11 @@ import Foundation
 import Testing
 import Checkpoints
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 enum SuperPointFixtures {
     static let weightsURL = FixtureWeights.url("superpoint/superpoint_random.safetensors")

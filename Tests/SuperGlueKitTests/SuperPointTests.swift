@@ -2,6 +2,11 @@ import Foundation
 import Testing
 import Checkpoints
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite struct SuperPointTests {
     @Test(arguments: [

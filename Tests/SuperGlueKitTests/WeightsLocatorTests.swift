@@ -1,6 +1,11 @@
 import Foundation
 import Testing
 @testable import SuperGlueKit
+@testable import Networks
+@testable import SuperGlueRanking
+import SuperGlueKitTestSupport
+@testable import MatchingIO
+import Tensors
 
 @Suite struct WeightsLocatorTests {
     private func tempDir() throws -> URL {

@@ -1,8 +1,10 @@
-// convert-weights: PyTorch SuperPoint/SuperGlue checkpoints -> safetensors, and a download mode
-// for the official files. All logic lives in the Checkpoints library.
+// convert-weights: PyTorch checkpoints of the package's networks -> safetensors, and a download
+// mode for the official files. The logic lives in Checkpoints; which networks exist, how to
+// recognise them and their files come from the network catalog (Networks/Catalog.swift).
 import ArgumentParser
 import Checkpoints
 import Foundation
+import Networks
 
 @main
 struct ConvertWeights: AsyncParsableCommand {
@@ -14,7 +16,12 @@ struct ConvertWeights: AsyncParsableCommand {
     )
 }
 
-extension ModelKind: ExpressibleByArgument {}
+extension ModelKind: ExpressibleByArgument {
+    public init?(argument: String) {
+        guard ModelCatalog.standard.models.contains(where: { $0.kind.rawValue == argument }) else { return nil }
+        self.init(rawValue: argument)
+    }
+}
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -27,13 +34,13 @@ struct Convert: ParsableCommand {
     @Argument(help: "Output safetensors file.")
     var output: String
 
-    @Option(help: "Model kind (superpoint or superglue); detected from the tensor names when omitted.")
+    @Option(help: ArgumentHelp("Model kind (\(ModelCatalog.standard.models.map(\.kind.rawValue).joined(separator: " or "))); detected from the tensor names when omitted.", valueName: "kind"))
     var model: ModelKind?
 
     func run() throws {
         let file = try WeightConversion.convertFile(at: URL(fileURLWithPath: input), to: URL(fileURLWithPath: output), model: model)
         let kind = file.metadata[WeightConversion.MetadataKey.model] ?? "?"
-        let layers = file.metadata[WeightConversion.MetadataKey.gnnLayers].map { $0 == "1" ? ", 1 GNN layer" : ", \($0) GNN layers" } ?? ""
+        let layers = file.metadata[SuperGlue.gnnLayersMetadataKey].map { $0 == "1" ? ", 1 GNN layer" : ", \($0) GNN layers" } ?? ""
         print("\(output): \(kind)\(layers), \(file.tensors.count) tensors")
     }
 }

@@ -3,6 +3,7 @@
 import Foundation
 import Testing
 @testable import Checkpoints
+import Networks
 
 enum CheckpointFixtures {
     static let directory: URL = URL(fileURLWithPath: #filePath)

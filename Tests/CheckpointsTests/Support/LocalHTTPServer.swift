@@ -2,6 +2,7 @@
 // can cut a response short to imitate a connection dropped mid-file.
 import Foundation
 import Checkpoints
+import Networks
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -2,6 +2,7 @@
 // checkpoints with unusual layouts for the reader's tests.
 import Foundation
 @testable import Checkpoints
+import Networks
 
 enum StoredZipWriter {
     static func archive(_ entries: [(name: String, data: [UInt8])]) -> [UInt8] {

@@ -1,6 +1,7 @@
 // On-disk cache of database-image features, so that ranking a second query over the same folder
 // skips the detector for every image. Format documented in Tools/azureml/FORMATS.md.
 import Foundation
+import SuperGlueKit
 
 /// A folder of feature files keyed by image content and detector identity.
 ///

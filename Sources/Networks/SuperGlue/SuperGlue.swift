@@ -15,8 +15,9 @@
 // - The merge projection is multiplied into the message half of the first MLP convolution,
 //   which saves one D x D GEMM per layer.
 import Foundation
-import Tensors
 import Checkpoints
+import Layers
+import Tensors
 
 /// The SuperGlue matcher: attentional graph neural network plus optimal transport.
 ///
@@ -33,16 +34,15 @@ public final class SuperGlue: Sendable {
     /// Number of attentional layers found in the checkpoint (18 in the published weights).
     public var layerCount: Int { layers.count }
 
-    private let keypointEncoder: [DenseLayer]
-    private let layers: [PropagationLayer]
-    private let finalProjection: DenseLayer
-    private let binScore: Float
-    private let workspaces = SuperGlueWorkspacePool()
+    private let keypointEncoder: MLP  // kenc.encoder: 3 -> 32 -> 64 -> 128 -> 256 -> D, BatchNorm folded
+    private let layers: [PropagationLayer]  // gnn.layers.N, alternating self and cross attention
+    private let finalProjection: Linear  // final_proj: weight [D, D]
+    private let binScore: Float  // bin_score: the dustbin's score, a scalar
+    private let attention: MultiHeadAttention
+    private let workspaces = WorkspacePool { SuperGlueWorkspace() }
 
     /// Number of attention heads; fixed by the architecture.
     public static let headCount = 4
-    /// BatchNorm1d's default epsilon, which the published weights were trained with.
-    static let batchNormEpsilon = 1e-5
 
     /// Loads a matcher from a safetensors checkpoint with the reference's state_dict names.
     public convenience init(weights url: URL, config: SuperGlueConfig = SuperGlueConfig()) throws {
@@ -78,21 +78,7 @@ public final class SuperGlue: Sendable {
         self.config = config
         let root = store.root
 
-        // Encoder MLP [3, widths..., D]: Conv1d at even Sequential slots 0, 3, 6, ... each followed
-        // (except the last) by BatchNorm1d and ReLU, hence the stride of 3 in the indices.
-        let widths = [3] + config.keypointEncoder + [dim]
-        var encoder: [DenseLayer] = []
-        for layer in 0..<(widths.count - 1) {
-            let slot = 3 * layer
-            let scope = root.scoped("kenc.encoder")
-            var dense = try DenseLayer(conv: scope.scoped("\(slot)"), inputs: widths[layer], outputs: widths[layer + 1])
-            if layer < widths.count - 2 {
-                try dense.foldBatchNorm(scope.scoped("\(slot + 1)"))
-                dense.relu = true
-            }
-            encoder.append(dense)
-        }
-        keypointEncoder = encoder
+        keypointEncoder = try MLP(conv1dBatchNormReLU: root.scoped("kenc.encoder"), channels: [3] + config.keypointEncoder + [dim])
 
         // The layer count is whatever the checkpoint holds: gnn.layers.0 ... gnn.layers.(L-1).
         var count = 0
@@ -104,7 +90,8 @@ public final class SuperGlue: Sendable {
         layers = try (0..<count).map { index in
             try PropagationLayer(root.scoped("gnn.layers.\(index)"), dim: dim, heads: Self.headCount, isCross: index % 2 == 1)
         }
-        finalProjection = try DenseLayer(conv: root.scoped("final_proj"), inputs: dim, outputs: dim)
+        finalProjection = try Linear(conv1d: root.scoped("final_proj"), inputs: dim, outputs: dim)
+        attention = MultiHeadAttention(heads: Self.headCount, headDim: dim / Self.headCount)
         // [] (scalar). A one-element vector is accepted too, as torch's load_state_dict does for
         // 0-d parameters (numpy writers often store scalars that way).
         let bin = try root.tensor("bin_score", root.shape(of: "bin_score") == [1] ? [1] : [])
@@ -179,35 +166,24 @@ public final class SuperGlue: Sendable {
         let count0 = features0.count, count1 = features1.count
         let tokenCount = count0 + count1
         let tokenStride = 2 * dim
-        let maxWidth = keypointEncoder.map(\.outputs).max() ?? dim
-        let tokens = workspace.tokens.reserve(tokenCount * tokenStride)  // [T, 2D]: descriptor | message
-        let qkv = workspace.qkv.reserve(tokenCount * max(3 * dim, maxWidth))  // [T, 3D]
-        let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, maxWidth))  // [T, 2D]
+        let tokens = workspace.tokens.reserve(tokenCount * tokenStride)
+        let qkv = workspace.qkv.reserve(max(tokenCount * 3 * dim, keypointEncoder.scratchCount(rows: tokenCount)))
+        let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, 3))
         // Self attention of each image and cross attention both ways; block rows depend on the keys.
-        let attention = workspace.attention.reserve(max(
-            max(multiHeadAttentionScratchCount(queryCount: count0, keyCount: count0), multiHeadAttentionScratchCount(queryCount: count1, keyCount: count1)),
-            max(multiHeadAttentionScratchCount(queryCount: count0, keyCount: count1), multiHeadAttentionScratchCount(queryCount: count1, keyCount: count0))))
+        let attentionScratch = workspace.attention.reserve(max(
+            max(attention.scratchCount(queryCount: count0, keyCount: count0), attention.scratchCount(queryCount: count1, keyCount: count1)),
+            max(attention.scratchCount(queryCount: count0, keyCount: count1), attention.scratchCount(queryCount: count1, keyCount: count0))))
         let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
 
-        // Keypoint encoder input rows (x, y, score) in the reference's normalised coordinates.
+        // Keypoint encoder on rows (x, y, score) in the reference's normalised coordinates; its
+        // output is the first half of each token row.
         let encoderInput = hidden
         writeEncoderInput(features0, into: encoderInput)
         writeEncoderInput(features1, into: encoderInput + 3 * count0)
-        var input = UnsafeMutablePointer(encoderInput), inputStride = 3
-        for (index, layer) in keypointEncoder.enumerated() {
-            let isLast = index == keypointEncoder.count - 1
-            // Ping-pong between the two scratch buffers; the last layer writes into the tokens.
-            let output = isLast ? tokens : (input == hidden ? qkv : hidden)
-            let outputStride = isLast ? tokenStride : layer.outputs
-            layer.apply(input, stride: inputStride, rows: tokenCount, into: output, outputStride: outputStride)
-            input = output
-            inputStride = outputStride
-        }
+        keypointEncoder.apply(encoderInput, stride: 3, rows: tokenCount, into: tokens, outputStride: tokenStride, scratch: qkv)
         addDescriptors(features0, to: tokens, stride: tokenStride)
         addDescriptors(features1, to: tokens + count0 * tokenStride, stride: tokenStride)
 
-        let heads = Self.headCount, headDim = dim / heads
-        let attentionScale = 1 / Float(headDim).squareRoot()
         let ranges = [(start: 0, count: count0), (start: count0, count: count1)]
         for layer in layers {
             // Queries, keys and values of every token of both images in one GEMM.
@@ -215,13 +191,11 @@ public final class SuperGlue: Sendable {
             for image in 0..<2 {
                 let target = ranges[image], source = ranges[layer.isCross ? 1 - image : image]
                 let sourceRows = qkv + source.start * 3 * dim
-                multiHeadAttention(
-                    query: qkv + target.start * 3 * dim, queryStride: 3 * dim, queryCount: target.count,
-                    key: sourceRows + dim, keyStride: 3 * dim,
-                    value: sourceRows + 2 * dim, valueStride: 3 * dim, keyCount: source.count,
-                    heads: heads, headDim: headDim, scale: attentionScale,
-                    output: tokens + target.start * tokenStride + dim, outputStride: tokenStride,
-                    scratch: attention)
+                attention(query: qkv + target.start * 3 * dim, queryStride: 3 * dim, queryCount: target.count,
+                          key: sourceRows + dim, keyStride: 3 * dim,
+                          value: sourceRows + 2 * dim, valueStride: 3 * dim, keyCount: source.count,
+                          output: tokens + target.start * tokenStride + dim, outputStride: tokenStride,
+                          scratch: attentionScratch)
             }
             layer.mlpHidden.apply(tokens, stride: tokenStride, rows: tokenCount, into: hidden, outputStride: 2 * dim)
             // Residual update of both images at once; every delta was computed from the old values.
@@ -311,81 +285,16 @@ public final class SuperGlue: Sendable {
 
 // MARK: - Layers
 
-/// A 1x1 convolution applied to token rows: `y = W x + b`, optionally followed by ReLU.
-struct DenseLayer: Sendable {
-    var weight: [Float]  // [outputs, inputs], row-major (the Conv1d kernel without its width-1 axis)
-    var bias: [Float]  // [outputs]
-    let inputs: Int
-    let outputs: Int
-    var relu = false
-
-    init(weight: [Float], bias: [Float], inputs: Int, outputs: Int) {
-        self.weight = weight
-        self.bias = bias
-        self.inputs = inputs
-        self.outputs = outputs
-    }
-
-    /// Reads `<scope>.weight` `[outputs, inputs, 1]` and `<scope>.bias` `[outputs]`.
-    init(conv scope: WeightStore.Scope, inputs: Int, outputs: Int) throws {
-        self.init(weight: try scope.tensor("weight", [outputs, inputs, 1]),
-                  bias: try scope.tensor("bias", [outputs]), inputs: inputs, outputs: outputs)
-    }
-
-    /// Folds an inference-mode BatchNorm1d that follows this layer:
-    /// `gamma (W x + b - mean) / sqrt(var + eps) + beta`.
-    mutating func foldBatchNorm(_ scope: WeightStore.Scope) throws {
-        let gamma = try scope.tensor("weight", [outputs])  // [outputs]
-        let beta = try scope.tensor("bias", [outputs])  // [outputs]
-        let mean = try scope.tensor("running_mean", [outputs])  // [outputs]
-        let variance = try scope.tensor("running_var", [outputs])  // [outputs]
-        // A training-time counter with no effect on inference.
-        if scope.has("num_batches_tracked") { scope.ignore("num_batches_tracked") }
-        for o in 0..<outputs {
-            guard variance[o] >= 0 else {
-                throw SuperGlueError.invalidWeights("'\(scope.name("running_var"))' has a negative entry \(variance[o])")
-            }
-            let factor = Double(gamma[o]) / (Double(variance[o]) + SuperGlue.batchNormEpsilon).squareRoot()
-            for i in 0..<inputs { weight[o * inputs + i] = Float(Double(weight[o * inputs + i]) * factor) }
-            bias[o] = Float((Double(bias[o]) - Double(mean[o])) * factor + Double(beta[o]))
-        }
-    }
-
-    /// `output[r] = act(W input[r] + b)` for `rows` rows, or `output[r] += W input[r] + b` when
-    /// `accumulate` is set.
-    func apply(_ input: UnsafePointer<Float>, stride: Int, rows: Int, into output: UnsafeMutablePointer<Float>,
-               outputStride: Int, accumulate: Bool = false) {
-        guard rows > 0 else { return }
-        let outputs = self.outputs, inputs = self.inputs, relu = self.relu
-        weight.withUnsafeBufferPointer { w in
-            bias.withUnsafeBufferPointer { b in
-                guard let weight = w.baseAddress, let bias = b.baseAddress else { return }
-                parallelSgemm(transB: true, m: rows, n: outputs, k: inputs, a: input, lda: stride,
-                              b: weight, ldb: inputs, beta: accumulate ? 1 : 0, c: output, ldc: outputStride) { part in
-                    for r in part {
-                        let row = output + r * outputStride
-                        if relu {
-                            for c in 0..<outputs { row[c] = max(row[c] + bias[c], 0) }
-                        } else {
-                            for c in 0..<outputs { row[c] += bias[c] }
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
 /// One attentional propagation layer with its load-time rewrites applied.
 struct PropagationLayer: Sendable {
     let isCross: Bool
     /// Query, key and value projections stacked; output channels head-contiguous. Weight [3D, D].
-    let qkv: DenseLayer
+    let qkv: Linear
     /// mlp.0 with its BatchNorm folded in, message half multiplied by the merge projection,
     /// followed by ReLU. Weight [2D, 2D] acting on [x, attention output].
-    let mlpHidden: DenseLayer
+    let mlpHidden: Linear
     /// mlp.3. Weight [D, 2D].
-    let mlpOutput: DenseLayer
+    let mlpOutput: Linear
 
     init(_ scope: WeightStore.Scope, dim: Int, heads: Int, isCross: Bool) throws {
         self.isCross = isCross
@@ -396,17 +305,17 @@ struct PropagationLayer: Sendable {
         var qkvWeight = [Float](), qkvBias = [Float]()
         qkvWeight.reserveCapacity(3 * dim * dim)
         for index in 0..<3 {
-            let projection = try DenseLayer(conv: scope.scoped("attn.proj.\(index)"), inputs: dim, outputs: dim)
+            let projection = try Linear(conv1d: scope.scoped("attn.proj.\(index)"), inputs: dim, outputs: dim)
             for position in 0..<dim {
                 let channel = referenceChannel[position]
                 qkvWeight.append(contentsOf: projection.weight[(channel * dim)..<((channel + 1) * dim)])
                 qkvBias.append(projection.bias[channel])
             }
         }
-        qkv = DenseLayer(weight: qkvWeight, bias: qkvBias, inputs: dim, outputs: 3 * dim)
+        qkv = Linear(weight: qkvWeight, bias: qkvBias, inputs: dim, outputs: 3 * dim)
 
-        let merge = try DenseLayer(conv: scope.scoped("attn.merge"), inputs: dim, outputs: dim)
-        var first = try DenseLayer(conv: scope.scoped("mlp.0"), inputs: 2 * dim, outputs: 2 * dim)
+        let merge = try Linear(conv1d: scope.scoped("attn.merge"), inputs: dim, outputs: dim)
+        var first = try Linear(conv1d: scope.scoped("mlp.0"), inputs: 2 * dim, outputs: 2 * dim)
         // first(x, merge(o)) = Wx x + Wm (M o + m) + b = Wx x + (Wm M) o + (Wm m + b), in double.
         var mergeColumnsReordered = [Double](repeating: 0, count: dim * dim)  // [D, D]
         for k in 0..<dim {
@@ -432,58 +341,20 @@ struct PropagationLayer: Sendable {
             first.bias[row] = Float(biasTerm)
         }
         try first.foldBatchNorm(scope.scoped("mlp.1"))
-        first.relu = true
+        first.activation = .relu
         mlpHidden = first
-        mlpOutput = try DenseLayer(conv: scope.scoped("mlp.3"), inputs: 2 * dim, outputs: dim)
+        mlpOutput = try Linear(conv1d: scope.scoped("mlp.3"), inputs: 2 * dim, outputs: dim)
     }
 }
 
-// MARK: - Workspaces
-
-/// A growable float buffer that keeps its allocation between calls.
-final class SuperGlueScratchBuffer {
-    private var pointer = UnsafeMutablePointer<Float>.allocate(capacity: 1)
-    private var capacity = 1
-
-    deinit { pointer.deallocate() }
-
-    /// At least `count` floats; contents are unspecified.
-    func reserve(_ count: Int) -> UnsafeMutablePointer<Float> {
-        if count > capacity {
-            pointer.deallocate()
-            pointer = .allocate(capacity: count)
-            capacity = count
-        }
-        return pointer
-    }
-}
+// MARK: - Workspace
 
 /// The buffers of one forward pass, sized by the largest pair seen so far.
 final class SuperGlueWorkspace {
-    let tokens = SuperGlueScratchBuffer()
-    let qkv = SuperGlueScratchBuffer()
-    let hidden = SuperGlueScratchBuffer()
-    let attention = SuperGlueScratchBuffer()
-    let couplings = SuperGlueScratchBuffer()
+    let tokens = ScratchBuffer()  // [T, 2D]: descriptor | attention message, T = count0 + count1
+    let qkv = ScratchBuffer()  // [T, 3D]: queries, keys, values; also the encoder's scratch
+    let hidden = ScratchBuffer()  // [T, 2D]: MLP hidden layer; also the encoder's input [T, 3]
+    let attention = ScratchBuffer()  // score blocks of the widest attention of the pair
+    let couplings = ScratchBuffer()  // [count0 + 1, count1 + 1]: scores, then log assignment
     let sinkhorn = SinkhornWorkspace()
-}
-
-/// Workspaces not in use. A caller takes one (or a new one when all are busy) and gives it back,
-/// so concurrent calls never share buffers and sequential calls reuse them.
-final class SuperGlueWorkspacePool: @unchecked Sendable {
-    // Guarded by `lock`; the workspaces themselves are only touched by the caller holding one.
-    private var idle: [SuperGlueWorkspace] = []
-    private let lock = NSLock()
-
-    func take() -> SuperGlueWorkspace {
-        lock.lock()
-        defer { lock.unlock() }
-        return idle.popLast() ?? SuperGlueWorkspace()
-    }
-
-    func give(_ workspace: SuperGlueWorkspace) {
-        lock.lock()
-        idle.append(workspace)
-        lock.unlock()
-    }
 }

@@ -1,5 +1,6 @@
 // The results table of the ranking job and the CSV dialect shared by results, journals and merge.
 import Foundation
+import SuperGlueKit
 
 /// The value the results are sorted by (`--score`).
 public enum RankingScoreKey: String, Sendable, CaseIterable {

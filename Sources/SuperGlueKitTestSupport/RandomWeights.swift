@@ -2,24 +2,7 @@
 // run time depends only on the shapes, so timing the networks needs no weight files. The values
 // are not trained weights and the networks' outputs with them mean nothing.
 import Checkpoints
-
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast and fully determined by its seed.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1), 53 random bits.
-    public mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
+import Networks
 
 /// Seeded random weight files with the official tensor names and shapes.
 ///
@@ -29,13 +12,13 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 public enum RandomWeights {
     /// SuperPoint weights (`conv1a.weight` ... `convDb.bias`), loadable with ``SuperPoint/init(weights:config:)``.
     public static func superPoint(descriptorDim: Int = 256, seed: UInt64) -> SafeTensorsFile {
-        file(for: WeightSchema.superPoint(descriptorDim: descriptorDim), seed: seed)
+        file(for: SuperPoint.weightSchema(descriptorDim: descriptorDim), seed: seed)
     }
 
     /// SuperGlue weights with `layers` GNN layers (the published files have 18), loadable with
     /// ``SuperGlue/init(weights:config:)`` for either ``SuperGlueConfig/Weights`` value.
     public static func superGlue(layers: Int = 18, seed: UInt64) -> SafeTensorsFile {
-        file(for: WeightSchema.superGlue(gnnLayers: layers), seed: seed)
+        file(for: SuperGlue.weightSchema(gnnLayers: layers), seed: seed)
     }
 
     /// Every non-optional tensor of `schema`, drawn from one generator in schema order.

@@ -1,5 +1,6 @@
 // Merging the results of shard jobs into one results file.
 import Foundation
+import SuperGlueKit
 
 /// What ``RankingMerge/merge(_:into:shardCount:expectedImages:)`` checked and wrote.
 public struct RankingMergeSummary: Sendable, Equatable {

@@ -1,6 +1,9 @@
 // Features on disk: the format `superglue extract` writes, `match`/`pairs`/`rank` can load, and
 // the ranking job's feature cache stores. It is a plain .npz, so numpy users can read it.
 import Foundation
+import Networks
+import ImageIO
+import Checkpoints
 
 /// Reading and writing ``Features`` as NumPy `.npz` archives.
 ///

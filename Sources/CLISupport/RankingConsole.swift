@@ -1,5 +1,8 @@
-// Terminal side of the ranking job: progress display and Ctrl-C / SIGTERM handling.
+// Terminal side of the ranking job: progress display and Ctrl-C / SIGTERM handling. This is the
+// command-line tool's process-level code (it installs signal handlers and exits the process), kept
+// out of the libraries; only the `superglue` executable and the test worker link it.
 import Foundation
+import SuperGlueRanking
 import Dispatch
 #if canImport(Glibc)
 import Glibc

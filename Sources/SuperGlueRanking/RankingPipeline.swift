@@ -5,6 +5,7 @@
 // loads from the cache) the features of the next images while the calling thread matches the
 // current one with every worker. Bounded queues keep memory flat in both.
 import Foundation
+import SuperGlueKit
 import Tensors
 #if canImport(Glibc)
 import Glibc
@@ -274,14 +275,14 @@ struct RankingPipeline: Sendable {
 }
 
 /// A value shared between threads under a lock.
-final class LockedBox<Value: Sendable>: @unchecked Sendable {
+package final class LockedBox<Value: Sendable>: @unchecked Sendable {
     // @unchecked: `value` is only touched under `lock`.
     private let lock = NSLock()
     private var value: Value
-    init(_ value: Value) { self.value = value }
-    func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
-    func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
-    func update<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
+    package init(_ value: Value) { self.value = value }
+    package func get() -> Value { lock.lock(); defer { lock.unlock() }; return value }
+    package func set(_ newValue: Value) { lock.lock(); value = newValue; lock.unlock() }
+    package func update<R>(_ body: (inout Value) -> R) -> R { lock.lock(); defer { lock.unlock() }; return body(&value) }
 }
 
 /// A file read failure with the system's reason.

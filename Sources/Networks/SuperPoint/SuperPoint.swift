@@ -15,58 +15,8 @@
 // only their results.
 import Foundation
 import Checkpoints
+import Layers
 import Tensors
-
-/// SuperPoint options, with the reference's defaults.
-public struct SuperPointConfig: Sendable, Equatable {
-    /// Length of a descriptor (`convDb`'s output channels); must match the weights.
-    public var descriptorDim: Int = 256
-    /// Non-maximum suppression radius in pixels (window `2r + 1`).
-    public var nmsRadius: Int = 4
-    /// Keypoints need a score strictly above this after NMS.
-    public var keypointThreshold: Float = 0.005
-    /// Keep at most this many keypoints (highest scores first); -1 keeps all.
-    public var maxKeypoints: Int = -1
-    /// Keypoints closer than this to the edge of the `8h x 8w` score map are dropped.
-    public var removeBorders: Int = 4
-
-    public init(descriptorDim: Int = 256, nmsRadius: Int = 4, keypointThreshold: Float = 0.005,
-                maxKeypoints: Int = -1, removeBorders: Int = 4) {
-        self.descriptorDim = descriptorDim
-        self.nmsRadius = nmsRadius
-        self.keypointThreshold = keypointThreshold
-        self.maxKeypoints = maxKeypoints
-        self.removeBorders = removeBorders
-    }
-
-    /// Throws ``SuperPointError/invalidConfig(_:)`` for values the reference rejects
-    /// (`max_keypoints` 0 or below -1, negative `nms_radius`) or that make no sense.
-    public func validate() throws {
-        if maxKeypoints == 0 || maxKeypoints < -1 {
-            throw SuperPointError.invalidConfig("maxKeypoints must be positive or -1 (keep all), got \(maxKeypoints)")
-        }
-        if nmsRadius < 0 { throw SuperPointError.invalidConfig("nmsRadius must be >= 0, got \(nmsRadius)") }
-        if descriptorDim <= 0 { throw SuperPointError.invalidConfig("descriptorDim must be positive, got \(descriptorDim)") }
-        if !keypointThreshold.isFinite {
-            throw SuperPointError.invalidConfig("keypointThreshold must be finite, got \(keypointThreshold)")
-        }
-    }
-}
-
-/// Errors thrown by ``SuperPoint``.
-public enum SuperPointError: Error, CustomStringConvertible, Sendable, Equatable {
-    /// A ``SuperPointConfig`` value is out of range.
-    case invalidConfig(String)
-    /// The image cannot be processed (size mismatch, too small).
-    case invalidImage(String)
-
-    public var description: String {
-        switch self {
-        case let .invalidConfig(message): return "invalid SuperPoint configuration: \(message)"
-        case let .invalidImage(message): return "invalid SuperPoint input image: \(message)"
-        }
-    }
-}
 
 /// The SuperPoint keypoint detector and descriptor.
 ///
@@ -103,7 +53,7 @@ public final class SuperPoint: Sendable {
     let convDa: any BandedConvolution3x3  // weight [256, 128, 3, 3], bias [256]
     let convDb: Conv2D  // weight [descriptorDim, 256, 1, 1], bias [descriptorDim]
 
-    private let workspaces = SuperPointWorkspacePool()
+    private let workspaces = WorkspacePool { SuperPointWorkspace() }
 
     /// Loads weights from a safetensors file with the reference's state_dict names
     /// (`conv1a.weight`, ..., `convDb.bias`).
@@ -115,24 +65,25 @@ public final class SuperPoint: Sendable {
     public init(weights: SafeTensorsFile, config: SuperPointConfig = .init()) throws {
         try config.validate()
         self.config = config
-        let store = WeightStore(file: weights)
-        func conv(_ name: String, _ cin: Int, _ cout: Int, _ k: Int) throws -> Conv2D {
-            let w = try store.tensor(name + ".weight", [cout, cin, k, k])
-            let b = try store.tensor(name + ".bias", [cout])
-            return Conv2D(outChannels: cout, inChannels: cin, kernelSize: k, weightsOIHW: w, bias: b)
+        let store = WeightStore(file: weights), root = store.root
+        func conv(_ name: String, _ input: Int, _ output: Int, kernel: Int) throws -> Conv2D {
+            try Conv2D(root.scoped(name), inChannels: input, outChannels: output, kernelSize: kernel)
         }
-        conv1a = try conv("conv1a", 1, 64, 3)
-        conv1b = try WinogradF4Conv3x3(conv("conv1b", 64, 64, 3))
-        conv2a = try WinogradConv3x3(conv("conv2a", 64, 64, 3))
-        conv2b = try WinogradConv3x3(conv("conv2b", 64, 64, 3))
-        conv3a = try WinogradF4Conv3x3(conv("conv3a", 64, 128, 3))
-        conv3b = try WinogradF4Conv3x3(conv("conv3b", 128, 128, 3))
-        conv4a = try WinogradF4Conv3x3(conv("conv4a", 128, 128, 3))
-        conv4b = try WinogradF4Conv3x3(conv("conv4b", 128, 128, 3))
-        convPa = try WinogradF4Conv3x3(conv("convPa", 128, 256, 3))
-        convPb = try conv("convPb", 256, 65, 1)
-        convDa = try WinogradF4Conv3x3(conv("convDa", 128, 256, 3))
-        convDb = try conv("convDb", 256, config.descriptorDim, 1)
+        func winograd(_ name: String, _ input: Int, _ output: Int, _ algorithm: WinogradAlgorithm) throws -> any BandedConvolution3x3 {
+            try bindWinogradConv3x3(root.scoped(name), inChannels: input, outChannels: output, algorithm: algorithm)
+        }
+        conv1a = try conv("conv1a", 1, 64, kernel: 3)
+        conv1b = try winograd("conv1b", 64, 64, .f4)
+        conv2a = try winograd("conv2a", 64, 64, .f2)
+        conv2b = try winograd("conv2b", 64, 64, .f2)
+        conv3a = try winograd("conv3a", 64, 128, .f4)
+        conv3b = try winograd("conv3b", 128, 128, .f4)
+        conv4a = try winograd("conv4a", 128, 128, .f4)
+        conv4b = try winograd("conv4b", 128, 128, .f4)
+        convPa = try winograd("convPa", 128, 256, .f4)
+        convPb = try conv("convPb", 256, 65, kernel: 1)
+        convDa = try winograd("convDa", 128, 256, .f4)
+        convDb = try conv("convDb", 256, config.descriptorDim, kernel: 1)
         try store.finish()
     }
 
@@ -345,30 +296,16 @@ extension SuperPoint {
 
 /// Scratch buffers for one forward pass, grown on demand and reused across calls.
 final class SuperPointWorkspace {
-    /// A manually managed float buffer (never shrinks).
-    struct Buffer {
-        var base: UnsafeMutablePointer<Float>
-        var capacity: Int
-
-        init() {
-            base = .allocate(capacity: 1)
-            capacity = 1
-        }
-
-        mutating func reserve(_ count: Int) {
-            guard count > capacity else { return }
-            base.deallocate()
-            base = .allocate(capacity: count)
-            capacity = count
-        }
-
-        func free() { base.deallocate() }
-    }
-
-    var level1a = Buffer(), im2col = Buffer(), winograd = Buffer()
-    var mapA = Buffer(), mapB = Buffer(), head = Buffer(), logits = Buffer(), descriptors = Buffer()
-    var scores = Buffer(), nmsKeep = Buffer(), nmsPooled = Buffer(), nmsTemp = Buffer()
-    var nmsMasked = Buffer(), nmsMaskedMax = Buffer()
+    let level1a = ScratchBuffer()  // [(bandRows + 2) * W, 64]: conv1a output of one band with halo rows
+    let im2col = ScratchBuffer()  // [(bandRows + 2) * W, 9]: conv1a patches
+    let winograd = ScratchBuffer()  // Winograd tiles of the widest layer (128 -> 256 channels)
+    let mapA = ScratchBuffer(), mapB = ScratchBuffer()  // [H/2 * W/2, 64] and smaller: ping-pong encoder maps
+    let head = ScratchBuffer()  // [H/8 * W/8, 256]: convPa / convDa output
+    let logits = ScratchBuffer()  // [H/8 * W/8, 65]
+    let descriptors = ScratchBuffer()  // [H/8 * W/8, descriptorDim]
+    // [8h * 8w] each: the full-resolution score map and the NMS passes over it.
+    let scores = ScratchBuffer(), nmsKeep = ScratchBuffer(), nmsPooled = ScratchBuffer()
+    let nmsTemp = ScratchBuffer(), nmsMasked = ScratchBuffer(), nmsMaskedMax = ScratchBuffer()
 
     func reserve(width: Int, height: Int, descriptorDim: Int) {
         let rows1 = SuperPoint.bandRows(width: width)
@@ -383,33 +320,6 @@ final class SuperPointWorkspace {
         head.reserve(h * w * 256)
         logits.reserve(h * w * 65)
         descriptors.reserve(h * w * descriptorDim)
-        let mapPixels = 64 * h * w
-        for keyPath in [\SuperPointWorkspace.scores, \.nmsKeep, \.nmsPooled, \.nmsTemp, \.nmsMasked, \.nmsMaskedMax] {
-            self[keyPath: keyPath].reserve(mapPixels)
-        }
-    }
-
-    deinit {
-        for b in [level1a, im2col, winograd, mapA, mapB, head, logits, descriptors, scores, nmsKeep, nmsPooled,
-                  nmsTemp, nmsMasked, nmsMaskedMax] { b.free() }
-    }
-}
-
-/// Hands each concurrent call its own ``SuperPointWorkspace``; idle ones are kept for the next call.
-final class SuperPointWorkspacePool: @unchecked Sendable {
-    // `idle` is only touched under `lock`; a taken SuperPointWorkspace belongs to one call until given back.
-    private let lock = NSLock()
-    private var idle: [SuperPointWorkspace] = []
-
-    func take() -> SuperPointWorkspace {
-        lock.lock()
-        defer { lock.unlock() }
-        return idle.popLast() ?? SuperPointWorkspace()
-    }
-
-    func give(_ workspace: SuperPointWorkspace) {
-        lock.lock()
-        idle.append(workspace)
-        lock.unlock()
+        for buffer in [scores, nmsKeep, nmsPooled, nmsTemp, nmsMasked, nmsMaskedMax] { buffer.reserve(64 * h * w) }
     }
 }

@@ -2,6 +2,8 @@
 // moves on, so that after a crash or kill -9 at any moment a resumed run redoes only the images
 // whose line is not complete on disk. Format documented in Tools/azureml/FORMATS.md.
 import Foundation
+import SuperGlueKit
+import MatchingIO
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -2,6 +2,8 @@
 // both grey images side by side with a white margin, one line per match coloured by confidence
 // through the jet colour map, and a text block with counts and thresholds. Rendering is done on an
 // RGB byte canvas with a built-in 5x7 bitmap font, so no plotting library is needed.
+import ImageIO
+import Networks
 
 /// An 8-bit RGB raster.
 public struct RGBCanvas: Sendable {

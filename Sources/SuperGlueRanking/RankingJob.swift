@@ -2,6 +2,7 @@
 // query, resumably. Used by `superglue rank`; takes any RankingEngine so tests can drive it with a
 // deterministic fake.
 import Foundation
+import SuperGlueKit
 import Tensors
 #if canImport(Glibc)
 import Glibc

@@ -2,6 +2,7 @@
 // and "match two feature sets", so it can be tested with a deterministic stand-in and driven by
 // the real SuperPoint + SuperGlue matcher in production.
 import Foundation
+import SuperGlueKit
 
 /// What the ranking job needs from a feature extractor and matcher.
 ///

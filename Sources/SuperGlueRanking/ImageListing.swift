@@ -1,5 +1,6 @@
 // Which images a ranking job (or one shard of it) covers.
 import Foundation
+import SuperGlueKit
 
 /// One database image: where it is and the name it has in the results.
 public struct RankingImage: Sendable, Equatable {

@@ -8,6 +8,7 @@
 // and a least-squares refit on the final inliers. The random generator has a fixed seed, so a
 // rerun of the same job gives the same inlier counts.
 import Foundation
+import SuperGlueKit
 
 /// A 3x3 homography, row-major, mapping image-0 points to image-1 points.
 public struct Homography: Sendable, Equatable {

@@ -1,6 +1,7 @@
 // NumPy .npy (format version 1.0) arrays and .npz archives (a zip of .npy members, stored
 // uncompressed like numpy.savez), so outputs load with numpy.load and the reference's scripts.
 import Foundation
+import Networks
 import Checkpoints
 
 /// One NumPy array: a little-endian dtype, a C-order shape and its raw bytes.
@@ -166,8 +167,8 @@ public enum NPZ {
 
 /// A minimal zip archive writer for stored (method 0) members, with CRC-32 (reading goes
 /// through Checkpoints' ``ZipArchive``).
-enum ZipStore {
-    static func archive(_ entries: [(name: String, data: Data)]) -> Data {
+package enum ZipStore {
+    package static func archive(_ entries: [(name: String, data: Data)]) -> Data {
         var out = Data()
         var central = Data()
         for entry in entries {
@@ -203,7 +204,7 @@ enum ZipStore {
         return c
     }
 
-    static func crc32(_ data: Data) -> UInt32 {
+    package static func crc32(_ data: Data) -> UInt32 {
         var c: UInt32 = 0xffff_ffff
         crcTable.withUnsafeBufferPointer { table in
             for byte in data { c = table[Int((c ^ UInt32(byte)) & 0xff)] ^ (c >> 8) }

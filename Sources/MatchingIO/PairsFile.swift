@@ -1,6 +1,7 @@
 // The pairs-list format of the reference's match_pairs.py: one pair per line, whitespace separated,
 // `name0 name1 [rot0 rot1 [K0 (9) K1 (9) T_0to1 (16)]]`.
 import Foundation
+import Networks
 
 /// One line of a pairs file.
 public struct ImagePair: Sendable, Equatable {
