@@ -24,6 +24,7 @@ let package = Package(
                 "BenchmarkSupport",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SuperGlueKit", package: rootPackage),
+                .product(name: "SuperGlueKitTestSupport", package: rootPackage),
             ],
             path: "Benchmarks/\(suite)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],
@@ -37,6 +38,7 @@ let package = Package(
                 "CJPEGWriter",
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SuperGlueKit", package: rootPackage),
+                .product(name: "SuperGlueKitTestSupport", package: rootPackage),
             ],
             path: "Support/BenchmarkSupport"
         ),

@@ -102,6 +102,11 @@ public struct PreparedImage: Sendable, Equatable {
     public var scaleX: Double
     /// Original height / resized height (width ratio for odd rotations), the reference's `scales[1]`.
     public var scaleY: Double
+    /// Recoverable decoder warnings (a truncated or corrupt JPEG decoded in part, as cv2.imread
+    /// accepts it); 0 for clean files and for images not decoded from a file.
+    public var decodingWarningCount: Int = 0
+    /// The first decoder warning's text, if any.
+    public var firstDecodingWarning: String?
 }
 
 /// Loads images the way the reference's read_image does.
@@ -109,8 +114,11 @@ public enum ImageLoader {
     /// Decodes, resizes, rotates and normalises the file at `url`.
     /// - Throws: ``ImageLoadingError`` naming the file.
     public static func prepare(contentsOf url: URL, options: PreprocessingOptions = .init()) throws -> PreparedImage {
-        let image = try GrayImage(contentsOf: url, options: options.decoding)
-        return try prepare(image, options: options)
+        let decoded = try ImageDecoder.decode(contentsOf: url, options: options.decoding)
+        var prepared = try prepare(decoded.image, options: options)
+        prepared.decodingWarningCount = decoded.warningCount
+        prepared.firstDecodingWarning = decoded.firstWarning
+        return prepared
     }
 
     /// Resizes, rotates and normalises an already decoded image.

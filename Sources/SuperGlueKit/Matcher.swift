@@ -1,5 +1,6 @@
-// SuperPoint + SuperGlue behind one object, as the reference's models/matching.py composes them,
-// with the image preprocessing of match_pairs.py (cv2 grey decode, cv2.resize, /255).
+// A detector and a matcher behind one object, as the reference's models/matching.py composes
+// SuperPoint and SuperGlue, with the image preprocessing of match_pairs.py (cv2 grey decode,
+// cv2.resize, /255).
 import Foundation
 import Tensors
 import Checkpoints
@@ -45,83 +46,125 @@ public struct PairMatch: Sendable {
 public enum MatcherError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The network produced NaN or infinity (for example from a degenerate input).
     case nonFiniteOutput(String)
+    /// The detector and the matcher cannot work together (descriptor size, image channels).
+    case incompatible(String)
 
     public var description: String {
         switch self {
         case let .nonFiniteOutput(what): return "non-finite values in \(what)"
+        case let .incompatible(message): return message
         }
     }
 }
 
-/// SuperPoint and SuperGlue with shared preprocessing.
+/// The networks a ``Matcher`` can run, by the names the command line uses.
+public enum DetectorName: String, Sendable, CaseIterable {
+    case superpoint
+}
+
+/// The matchers a ``Matcher`` can run, by the names the command line uses.
+public enum MatcherName: String, Sendable, CaseIterable {
+    case superglue
+}
+
+/// A detection and matching pipeline: any ``KeypointDetector`` followed by any
+/// ``FeatureMatcher``, with the image preprocessing of the detector's reference.
 ///
 /// A `Matcher` is immutable and `Sendable`: one instance can serve many tasks at once, and results
-/// do not depend on concurrency (each call uses its own workspace from a pool).
+/// do not depend on concurrency (each call uses its own workspace from a pool). Every entry point
+/// has an async twin that computes on a thread of its own instead of blocking Swift's
+/// cooperative pool.
 ///
 /// ```swift
 /// let matcher = try Matcher(weightsDirectory: URL(fileURLWithPath: "Weights"))
-/// let pair = try matcher.match(URL(fileURLWithPath: "a.jpg"), URL(fileURLWithPath: "b.jpg"))
+/// let pair = try await matcher.match(URL(fileURLWithPath: "a.jpg"), URL(fileURLWithPath: "b.jpg"))
 /// print(pair.matches.count, "matches")
 /// ```
 public final class Matcher: Sendable {
     public let config: MatcherConfig
-    public let superPoint: SuperPoint
-    public let superGlue: SuperGlue
-    /// The SuperPoint and SuperGlue weight files (nil when built from memory). Callers that key
-    /// caches by weights (the ranking job) hash them; matching itself never needs to.
-    public let superPointWeightsURL: URL?
-    public let superGlueWeightsURL: URL?
+    public let detector: any KeypointDetector
+    public let featureMatcher: any FeatureMatcher
+    /// The detector's and the matcher's weight files (nil when built from memory). Callers that
+    /// key caches by weights (the ranking job) hash them; matching itself never needs to.
+    public let detectorWeightsURL: URL?
+    public let matcherWeightsURL: URL?
 
-    /// Builds both networks from explicit weights.
-    public init(superPoint: SuperPoint, superGlue: SuperGlue, config: MatcherConfig,
-                superPointWeightsURL: URL? = nil, superGlueWeightsURL: URL? = nil) {
+    /// Composes a detector and a matcher; throws when the matcher cannot read the detector's
+    /// descriptors.
+    public init(detector: any KeypointDetector, matcher: any FeatureMatcher, config: MatcherConfig,
+                detectorWeightsURL: URL? = nil, matcherWeightsURL: URL? = nil) throws {
+        guard detector.descriptorDim == matcher.descriptorDim else {
+            throw MatcherError.incompatible("\(matcher.name) matches \(matcher.descriptorDim)-dimensional descriptors; \(detector.name) produces \(detector.descriptorDim)")
+        }
+        guard detector.inputChannels == 1 else {
+            throw MatcherError.incompatible("\(detector.name) reads \(detector.inputChannels)-channel images; this pipeline prepares grey images")
+        }
         self.config = config
-        self.superPoint = superPoint
-        self.superGlue = superGlue
-        self.superPointWeightsURL = superPointWeightsURL
-        self.superGlueWeightsURL = superGlueWeightsURL
+        self.detector = detector
+        self.featureMatcher = matcher
+        self.detectorWeightsURL = detectorWeightsURL
+        self.matcherWeightsURL = matcherWeightsURL
     }
 
-    /// Loads `superpoint_v1` and `superglue_{indoor,outdoor}` from a weights directory.
+    /// SuperPoint followed by SuperGlue.
+    public convenience init(superPoint: SuperPoint, superGlue: SuperGlue, config: MatcherConfig,
+                            superPointWeightsURL: URL? = nil, superGlueWeightsURL: URL? = nil) throws {
+        try self.init(detector: superPoint, matcher: superGlue, config: config,
+                       detectorWeightsURL: superPointWeightsURL, matcherWeightsURL: superGlueWeightsURL)
+    }
+
+    /// Loads a detector and a matcher by name from a weights directory.
     ///
     /// Directories are searched as ``WeightsLocator`` describes (`weightsDirectory`, then
     /// `SUPERGLUE_WEIGHTS`, `./Weights`, `~/.cache/superglue-kit`). Official `.pth` files are
     /// converted to safetensors on first use.
-    public convenience init(weightsDirectory: URL? = nil, config: MatcherConfig = .init(),
+    public convenience init(detector: DetectorName = .superpoint, matcher: MatcherName = .superglue,
+                            weightsDirectory: URL? = nil, config: MatcherConfig = .init(),
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
         let locator = WeightsLocator(explicit: weightsDirectory, environment: environment)
         let convert: (URL, URL) throws -> Void = { pth, out in _ = try WeightConversion.convertFile(at: pth, to: out) }
-        let spURL = try locator.locate(.superPoint, convert: convert)
-        let sgURL = try locator.locate(config.superGlue.weights == .indoor ? .superGlueIndoor : .superGlueOutdoor, convert: convert)
-        let sp = try SuperPoint(weights: WeightConversion.loadWeights(at: spURL, model: .superpoint), config: config.superPoint)
-        let sg = try SuperGlue(weights: WeightConversion.loadWeights(at: sgURL, model: .superglue), config: config.superGlue)
-        self.init(superPoint: sp, superGlue: sg, config: config,
-                  superPointWeightsURL: spURL, superGlueWeightsURL: sgURL)
+        let detectorNetwork: any KeypointDetector, detectorURL: URL
+        switch detector {
+        case .superpoint:
+            detectorURL = try locator.locate(SuperPoint.officialFile, convert: convert)
+            detectorNetwork = try SuperPoint(weights: WeightConversion.loadWeights(at: detectorURL, model: .superpoint), config: config.superPoint)
+        }
+        let matcherNetwork: any FeatureMatcher, matcherURL: URL
+        switch matcher {
+        case .superglue:
+            matcherURL = try locator.locate(SuperGlue.officialFile(config.superGlue.weights), convert: convert)
+            matcherNetwork = try SuperGlue(weights: WeightConversion.loadWeights(at: matcherURL, model: .superglue), config: config.superGlue)
+        }
+        try self.init(detector: detectorNetwork, matcher: matcherNetwork, config: config,
+                      detectorWeightsURL: detectorURL, matcherWeightsURL: matcherURL)
     }
 
+    // MARK: - Synchronous API
+
     /// Decodes, resizes (and rotates by `rotation` quarter turns, as match_pairs.py's pairs
-    /// files allow) an image file, then runs SuperPoint on it.
+    /// files allow) an image file, then runs the detector on it.
     public func extract(_ url: URL, rotation: Int = 0) throws -> ImageFeatures {
         let prepared = try ImageLoader.prepare(contentsOf: url, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding))
         return try extract(prepared)
     }
 
-    /// Resizes a decoded grey image and runs SuperPoint on it.
+    /// Resizes a decoded grey image and runs the detector on it.
     public func extract(_ image: GrayImage, rotation: Int = 0) throws -> ImageFeatures {
         try extract(ImageLoader.prepare(image, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding)))
     }
 
-    /// Runs SuperPoint on an already preprocessed image.
+    /// Runs the detector on an already preprocessed image.
     public func extract(_ prepared: PreparedImage) throws -> ImageFeatures {
-        let features = try superPoint(image: prepared.pixels, width: prepared.width, height: prepared.height)
-        try Self.checkFinite(features, "SuperPoint output")
+        let input = DetectorInput(pixels: prepared.pixels, width: prepared.width, height: prepared.height, channels: 1)
+        let features = try detector.detect(input)
+        try Self.checkFinite(features, "\(detector.name) output")
         return ImageFeatures(image: prepared, features: features)
     }
 
     /// Matches features extracted earlier (for instance loaded with ``FeaturesIO/read(_:)``).
     public func match(_ features0: Features, _ features1: Features) throws -> Matches {
-        let matches = try superGlue.match(features0, features1)
-        for s in matches.matchingScores0 where !s.isFinite { throw MatcherError.nonFiniteOutput("SuperGlue matching scores") }
+        let matches = try featureMatcher.match(features0, features1)
+        for s in matches.matchingScores0 where !s.isFinite { throw MatcherError.nonFiniteOutput("\(featureMatcher.name) matching scores") }
         return matches
     }
 
@@ -135,6 +178,33 @@ public final class Matcher: Sendable {
     public func match(_ image0: GrayImage, _ image1: GrayImage) throws -> PairMatch {
         let (a, b) = try Self.both({ try self.extract(image0) }, { try self.extract(image1) })
         return PairMatch(image0: a, image1: b, matches: try match(a.features, b.features))
+    }
+
+    // MARK: - Async API (computes off the cooperative pool)
+
+    /// The synchronous `extract` above without blocking the cooperative thread pool.
+    public func extract(_ url: URL, rotation: Int = 0) async throws -> ImageFeatures {
+        try await runOffCooperativePool { try self.extract(url, rotation: rotation) }
+    }
+
+    /// The synchronous `extract` above without blocking the cooperative thread pool.
+    public func extract(_ image: GrayImage, rotation: Int = 0) async throws -> ImageFeatures {
+        try await runOffCooperativePool { try self.extract(image, rotation: rotation) }
+    }
+
+    /// The synchronous `match` above without blocking the cooperative thread pool.
+    public func match(_ features0: Features, _ features1: Features) async throws -> Matches {
+        try await runOffCooperativePool { try self.match(features0, features1) }
+    }
+
+    /// The synchronous `match` above without blocking the cooperative thread pool.
+    public func match(_ url0: URL, _ url1: URL, rotation0: Int = 0, rotation1: Int = 0) async throws -> PairMatch {
+        try await runOffCooperativePool { try self.match(url0, url1, rotation0: rotation0, rotation1: rotation1) }
+    }
+
+    /// The synchronous `match` above without blocking the cooperative thread pool.
+    public func match(_ image0: GrayImage, _ image1: GrayImage) async throws -> PairMatch {
+        try await runOffCooperativePool { try self.match(image0, image1) }
     }
 
     /// Runs the two extractions at the same time. With two workers each image gets one, its

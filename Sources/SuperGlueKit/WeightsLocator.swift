@@ -3,21 +3,16 @@ import Foundation
 import Checkpoints
 import Networks
 
-/// The three weight files the engine uses, by model.
-public enum WeightsFile: String, Sendable, CaseIterable {
-    case superPoint = "superpoint_v1"
-    case superGlueIndoor = "superglue_indoor"
-    case superGlueOutdoor = "superglue_outdoor"
-
+extension OfficialWeights.File {
     /// The converted file name, e.g. `superpoint_v1.safetensors`.
-    public var safetensorsName: String { rawValue + ".safetensors" }
+    public var safetensorsName: String { convertedName }
     /// The official PyTorch file name, e.g. `superpoint_v1.pth`.
-    public var pthName: String { rawValue + ".pth" }
+    public var pthName: String { name }
 }
 
 /// A weight file that could not be found, with every place that was searched.
 public struct WeightsNotFound: Error, CustomStringConvertible, Sendable {
-    public var file: WeightsFile
+    public var file: OfficialWeights.File
     public var searched: [String]
 
     public var description: String {
@@ -56,7 +51,7 @@ public struct WeightsLocator: Sendable {
     /// The `.safetensors` file for `file`, converting an official `.pth` when that is all there is.
     ///
     /// - Parameter convert: turns a `.pth` at the first URL into safetensors at the second.
-    public func locate(_ file: WeightsFile, convert: (URL, URL) throws -> Void) throws -> URL {
+    public func locate(_ file: OfficialWeights.File, convert: (URL, URL) throws -> Void) throws -> URL {
         let fm = FileManager.default
         for dir in directories {
             let converted = dir.appendingPathComponent(file.safetensorsName)

@@ -53,10 +53,10 @@ struct BenchmarkCommand: ParsableCommand {
             superGlueWeights = { RandomWeights.superGlue(layers: 18, seed: 2) }
         } else {
             let m = try matching.makeMatcher()  // resolves and converts weights, fails early
-            superPoint = m.superPoint
-            let locator = WeightsLocator(explicit: matching.weightsDirectory)
-            let file: WeightsFile = config.superGlue.weights == .indoor ? .superGlueIndoor : .superGlueOutdoor
-            let url = try locator.locate(file) { _ = try WeightConversion.convertFile(at: $0, to: $1) }
+            guard let network = m.detector as? SuperPoint, let url = m.matcherWeightsURL else {
+                throw ValidationError("superglue benchmark times SuperPoint + SuperGlue")
+            }
+            superPoint = network
             superGlueWeights = { try WeightConversion.loadWeights(at: url, model: .superglue) }
         }
         func superGlue(_ iterations: Int) throws -> SuperGlue {
@@ -64,7 +64,7 @@ struct BenchmarkCommand: ParsableCommand {
             c.sinkhornIterations = iterations
             return try SuperGlue(weights: superGlueWeights(), config: c)
         }
-        let matcher = Matcher(superPoint: superPoint, superGlue: try superGlue(config.superGlue.sinkhornIterations), config: config)
+        let matcher = try Matcher(superPoint: superPoint, superGlue: try superGlue(config.superGlue.sinkhornIterations), config: config)
         let url0 = URL(fileURLWithPath: image0), url1 = URL(fileURLWithPath: image1)
 
         // The pair runs first and the peak resident size is read right after it, while the

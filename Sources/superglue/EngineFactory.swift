@@ -30,6 +30,6 @@ func makeRankingEngine(options: MatchingOptions) throws -> any RankingEngine {
     let digest = { (url: URL?) throws -> String in try url.map { try SHA256.hash(fileAt: $0).hex } ?? "" }
     return MatcherRankingEngine(
         matcher: matcher,
-        featureIdentity: try options.featureIdentity(superPointWeightsSHA256: digest(matcher.superPointWeightsURL)),
-        matchIdentity: options.matchIdentity(superGlueWeightsSHA256: try digest(matcher.superGlueWeightsURL)))
+        featureIdentity: try options.featureIdentity(superPointWeightsSHA256: digest(matcher.detectorWeightsURL)),
+        matchIdentity: options.matchIdentity(superGlueWeightsSHA256: try digest(matcher.matcherWeightsURL)))
 }

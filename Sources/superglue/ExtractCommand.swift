@@ -30,6 +30,7 @@ struct ExtractCommand: ParsableCommand {
             if !overwrite && FileManager.default.fileExists(atPath: target.path) { skipped += 1; continue }
             do {
                 let extracted = try matcher.extract(image.url)
+                CLIOutput.warnIfDamaged(extracted.image, path: image.url.path)
                 try CLIOutput.ensureParentDirectory(of: target)
                 let scales = [extracted.image.scaleX, extracted.image.scaleY]
                 try FeaturesIO.write(extracted.features, to: target, extra: [

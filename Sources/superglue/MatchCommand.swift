@@ -72,12 +72,21 @@ struct CLIInput {
             return CLIInput(features: try FeaturesIO.read(url), image: nil, seconds: Date().timeIntervalSince(start))
         }
         let extracted = try matcher.extract(url, rotation: rotation)
+        CLIOutput.warnIfDamaged(extracted.image, path: path)
         return CLIInput(features: extracted.features, image: extracted.image, seconds: Date().timeIntervalSince(start))
     }
 }
 
 /// Output writers shared by the subcommands.
 enum CLIOutput {
+    /// A JPEG that libjpeg decoded only in part (truncated, corrupt data) is used as cv2.imread
+    /// uses it, for parity; the user still hears about it, with the file named.
+    static func warnIfDamaged(_ image: PreparedImage, path: String) {
+        guard image.decodingWarningCount > 0 else { return }
+        let first = image.firstDecodingWarning.map { ", first: \($0)" } ?? ""
+        FileHandle.standardError.write(Data("warning: \(path): damaged image data decoded in part and used as cv2.imread would (\(image.decodingWarningCount) decoder warning(s)\(first)); pass --damaged-jpeg reject to refuse such files\n".utf8))
+    }
+
     static func ensureParentDirectory(of url: URL) throws {
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
     }

@@ -13,8 +13,17 @@ enum DamagedJPEGPolicy: String, ExpressibleByArgument, CaseIterable, Sendable {
     case accept, reject
 }
 
-/// SuperPoint and SuperGlue options, for use with `@OptionGroup`.
+extension DetectorName: ExpressibleByArgument {}
+extension MatcherName: ExpressibleByArgument {}
+
+/// Detector and matcher options, for use with `@OptionGroup`.
 struct MatchingOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Keypoint detector: \(DetectorName.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var features: DetectorName = .superpoint
+
+    @Option(help: ArgumentHelp("Feature matcher: \(MatcherName.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
+    var matcher: MatcherName = .superglue
+
     @Option(name: .long, parsing: .upToNextOption,
             help: ArgumentHelp("Resize before detection: W H, or N for the longer side, or -1 to keep the size (write --resize=-1).", valueName: "n"))
     var resize: [Int] = [640, 480]
@@ -81,7 +90,8 @@ struct MatchingOptions: ParsableArguments {
 
     /// Loads the networks these options name, searching the weights folders.
     func makeMatcher(damagedJPEGDefault: DamagedJPEGPolicy = .accept) throws -> Matcher {
-        try Matcher(weightsDirectory: weightsDirectory, config: matcherConfig(damagedJPEGDefault: damagedJPEGDefault))
+        try Matcher(detector: features, matcher: matcher, weightsDirectory: weightsDirectory,
+                    config: matcherConfig(damagedJPEGDefault: damagedJPEGDefault))
     }
 
     /// Rewrites `--resize -1` as `--resize=-1`: the argument parser reads a lone `-1` as an option

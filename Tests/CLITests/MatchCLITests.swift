@@ -140,3 +140,33 @@ import Testing
         #expect(x["matches"] == y["matches"] && x["keypoints0"] == y["keypoints0"] && x["match_confidence"] == y["match_confidence"])
     }
 }
+
+/// A truncated JPEG is used as cv2.imread uses it (parity), with a warning naming the file.
+@Suite struct DamagedJPEGWarningTests {
+    @Test(arguments: ["match", "extract", "pairs"])
+    func truncatedJPEGIsAcceptedWithAWarningNamingIt(_ command: String) throws {
+        let folder = try CLIFixtures.temporaryFolder("damaged-\(command)")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let clean = CLIFixtures.images.appendingPathComponent("coffee_444.jpg")
+        let bytes = try Data(contentsOf: clean)
+        let damaged = folder.appendingPathComponent("cut.jpg"), intact = folder.appendingPathComponent("whole.jpg")
+        try bytes.prefix(bytes.count * 2 / 3).write(to: damaged)
+        try bytes.write(to: intact)
+        let common = ["--weights", CLIFixtures.weightsDirectory.path, "--resize", "160", "120", "--max-keypoints", "50"]
+        let arguments: [String]
+        switch command {
+        case "match": arguments = ["match", damaged.path, intact.path, "--output", folder.appendingPathComponent("m.npz").path]
+        case "extract": arguments = ["extract", "--images", folder.path, "--output", folder.appendingPathComponent("features").path]
+        default:
+            try "cut.jpg whole.jpg\n".write(to: folder.appendingPathComponent("pairs.txt"), atomically: true, encoding: .utf8)
+            arguments = ["pairs", "--pairs", folder.appendingPathComponent("pairs.txt").path, "--input-dir", folder.path,
+                         "--output-dir", folder.appendingPathComponent("dump").path]
+        }
+        let result = try RankCLI.run(arguments + common, in: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        let warnings = result.stderr.split(separator: "\n").filter { $0.hasPrefix("warning:") }
+        #expect(warnings.count == 1, "\(result.stderr)")
+        #expect(warnings.first?.contains(damaged.lastPathComponent) == true, "\(result.stderr)")
+        #expect(!result.stderr.contains(intact.lastPathComponent), "the intact file must not be warned about: \(result.stderr)")
+    }
+}

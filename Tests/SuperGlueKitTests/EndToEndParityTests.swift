@@ -20,7 +20,7 @@ import Tensors
                                 config: SuperPointConfig(maxKeypoints: 1024))
         let sg = try SuperGlue(weights: FixtureWeights.load(FixtureWeights.url("superglue/superglue_indoor.safetensors")),
                                config: SuperGlueConfig(weights: .indoor, sinkhornIterations: 20))
-        return Matcher(superPoint: sp, superGlue: sg, config: MatcherConfig())
+        return try Matcher(superPoint: sp, superGlue: sg, config: MatcherConfig())
     }
 
     @Test(arguments: ["pair0", "pair1", "pair2"])

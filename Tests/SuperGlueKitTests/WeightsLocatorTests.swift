@@ -23,7 +23,7 @@ import Tensors
         let locator = WeightsLocator(explicit: explicit, environment: ["SUPERGLUE_WEIGHTS": env.path, "HOME": home.path], currentDirectory: cwd)
         #expect(locator.directories.map(\.lastPathComponent) == ["explicit", "env", "Weights", "superglue-kit"])
         do {
-            _ = try locator.locate(.superPoint) { _, _ in Issue.record("nothing to convert") }
+            _ = try locator.locate(SuperPoint.officialFile) { _, _ in Issue.record("nothing to convert") }
             Issue.record("expected WeightsNotFound")
         } catch let error as WeightsNotFound {
             #expect(error.description.contains("superpoint_v1.safetensors"))
@@ -32,7 +32,7 @@ import Tensors
         }
         // The env directory wins over ./Weights when the explicit one lacks the file.
         try Data().write(to: env.appendingPathComponent("superglue_indoor.safetensors"))
-        let found = try locator.locate(.superGlueIndoor) { _, _ in }
+        let found = try locator.locate(SuperGlue.officialFile(.indoor)) { _, _ in }
         #expect(found == env.appendingPathComponent("superglue_indoor.safetensors"))
     }
 
@@ -43,8 +43,8 @@ import Tensors
         let locator = WeightsLocator(explicit: root, environment: ["HOME": root.appendingPathComponent("home").path], currentDirectory: root)
         var conversions = 0
         let convert: (URL, URL) throws -> Void = { _, out in conversions += 1; try Data([9]).write(to: out) }
-        let first = try locator.locate(.superPoint, convert: convert)
-        let second = try locator.locate(.superPoint, convert: convert)
+        let first = try locator.locate(SuperPoint.officialFile, convert: convert)
+        let second = try locator.locate(SuperPoint.officialFile, convert: convert)
         #expect(first == root.appendingPathComponent("superpoint_v1.safetensors"))
         #expect(second == first)
         #expect(conversions == 1)

@@ -13,11 +13,13 @@ import Benchmark
 import BenchmarkSupport
 import Foundation
 import SuperGlueKit
+import SuperGlueKitTestSupport
+import Tensors
 
 /// The matcher with the reference's defaults: 640x480, 1024 keypoints, 20 iterations.
 func makeMatcher() throws -> Matcher {
     let config = MatcherConfig()
-    return Matcher(superPoint: try SuperGlueKit.SuperPoint(weights: RandomWeights.superPoint(seed: 1), config: config.superPoint),
+    return try Matcher(superPoint: try Networks.SuperPoint(weights: RandomWeights.superPoint(seed: 1), config: config.superPoint),
                    superGlue: try SuperGlue(weights: RandomWeights.superGlue(layers: 18, seed: 2), config: config.superGlue),
                    config: config)
 }

@@ -8,6 +8,8 @@
 import Benchmark
 import BenchmarkSupport
 import SuperGlueKit
+import SuperGlueKitTestSupport
+import Tensors
 
 /// The published models' GNN depth.
 let gnnLayers = 18
@@ -62,7 +64,7 @@ let benchmarks: @Sendable () -> Void = {
                     blackHole(try? state.matcher.match(state.features0, state.features1))
                 }
             } setup: {
-                let matcher = try SuperGlueKit.SuperGlue(weights: weights, config: SuperGlueConfig(weights: .indoor, sinkhornIterations: iterations))
+                let matcher = try Networks.SuperGlue(weights: weights, config: SuperGlueConfig(weights: .indoor, sinkhornIterations: iterations))
                 let (f0, f1) = features(n)
                 return MatchState(matcher: matcher, features0: f0, features1: f1)
             }
@@ -75,7 +77,7 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(try? state.matcher.match(state.features0, state.features1))
             }
         } setup: {
-            let matcher = try SuperGlueKit.SuperGlue(weights: weights, config: SuperGlueConfig(weights: .indoor, sinkhornIterations: 0))
+            let matcher = try Networks.SuperGlue(weights: weights, config: SuperGlueConfig(weights: .indoor, sinkhornIterations: 0))
             let (f0, f1) = features(n)
             return MatchState(matcher: matcher, features0: f0, features1: f1)
         }

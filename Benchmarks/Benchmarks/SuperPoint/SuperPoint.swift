@@ -9,6 +9,8 @@
 import Benchmark
 import BenchmarkSupport
 import SuperGlueKit
+import SuperGlueKitTestSupport
+import Tensors
 
 /// One convolution of the network, as SuperPoint.init builds it, on its 640x480 map.
 struct ConvLayer: Sendable {
@@ -147,7 +149,7 @@ let benchmarks: @Sendable () -> Void = {
                 blackHole(try? state.network(image: state.image, width: state.width, height: state.height))
             }
         } setup: {
-            let network = try SuperGlueKit.SuperPoint(weights: RandomWeights.superPoint(seed: 1),
+            let network = try Networks.SuperPoint(weights: RandomWeights.superPoint(seed: 1),
                                                       config: SuperPointConfig(maxKeypoints: 1024))
             let state = ForwardState(network: network, image: syntheticInput(width: width, height: height),
                                      width: width, height: height)

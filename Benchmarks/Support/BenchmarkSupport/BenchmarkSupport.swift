@@ -4,6 +4,8 @@ import Benchmark
 import CJPEGWriter
 import Foundation
 import SuperGlueKit
+import SuperGlueKitTestSupport
+import Tensors
 
 /// Achieved (effective) GFLOP/s: `flops` over the time since `start`.
 public let gflops = BenchmarkMetric.custom("GFLOP/s", polarity: .prefersLarger, useScalingFactor: false)

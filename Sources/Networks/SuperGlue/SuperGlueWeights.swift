@@ -59,3 +59,10 @@ extension SuperGlue {
         recognizes: { $0.hasPrefix("kenc.") || $0.hasPrefix("gnn.") || $0.hasPrefix("final_proj.") || $0 == "bin_score" },
         schema: { try weightSchema(forTensorsNamed: $0) })
 }
+
+extension SuperGlue {
+    /// The official file of one weight set.
+    public static func officialFile(_ weights: SuperGlueConfig.Weights) -> OfficialWeights.File {
+        officialFiles[weights == .indoor ? 0 : 1]
+    }
+}
