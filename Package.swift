@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "MatchingIO", dependencies: ["Networks", "Checkpoints", "ImageIO"]),
         // The public matching API: re-exports Networks, ImageIO, MatchingIO and Checkpoints.
         .target(name: "SuperGlueKit", dependencies: ["Networks", "ImageIO", "MatchingIO", "Checkpoints", "Tensors"]),
-        .target(name: "SuperGlueRanking", dependencies: ["SuperGlueKit", "Tensors"]),
+        .target(name: "SuperGlueRanking", dependencies: ["SuperGlueKit", "MatchingIO", "Tensors"]),
         .target(name: "SuperGlueKitTestSupport", dependencies: ["Networks", "Checkpoints"]),
         // The command line's process-level code (signal handling, exit, progress drawing); linked
         // only by the executables, never part of a library product.

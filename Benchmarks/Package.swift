@@ -25,6 +25,7 @@ let package = Package(
                 .product(name: "Benchmark", package: "benchmark"),
                 .product(name: "SuperGlueKit", package: rootPackage),
                 .product(name: "SuperGlueKitTestSupport", package: rootPackage),
+                .product(name: "SuperGlueRanking", package: rootPackage),
             ],
             path: "Benchmarks/\(suite)",
             swiftSettings: [.unsafeFlags(["-Ounchecked"])],

@@ -51,7 +51,7 @@ public struct RankingJobConfiguration: Sendable {
     /// `SUPERGLUE_NUM_THREADS`). With 1, one image at a time uses every worker and the next
     /// image's features are computed while the current one is matched. Several lanes are faster
     /// (no synchronisation inside the networks, each core's cache holds one image) and cost one
-    /// more set of network buffers each (about 95 MB at 640x480).
+    /// more set of network buffers each (README.md gives the measured memory).
     public var lanes: Int?
 
     /// Lanes actually used.

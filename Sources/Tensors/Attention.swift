@@ -31,7 +31,7 @@ func softmaxRow(_ p: UnsafeMutablePointer<Float>, count: Int) {
 /// the exponentials; with `zeroingSource`, also zeroes the row (then `e` must be elsewhere).
 ///
 /// The attention keeps its score block zero between blocks so that the score GEMM can run with
-/// beta = 1: OpenBLAS then skips its separate pass that zeroes C (about 6 % of SuperGlue), and
+/// beta = 1: OpenBLAS then skips its separate pass that zeroes C (a visible share of SuperGlue), and
 /// the zeros are stored here, in a pass that is bound by the exponential, not by memory.
 @inline(__always)
 func exponentiateRow(_ p: UnsafeMutablePointer<Float>, count: Int, into e: UnsafeMutablePointer<Float>,

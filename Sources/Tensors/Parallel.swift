@@ -9,8 +9,8 @@
 // OpenBLAS's edge kernels round a few elements differently).
 // Callers with independent work items can do better than splitting each operation: the ranking
 // job's lanes and a pair's two extractions run one item per core with `Parallel.serially`, which
-// keeps every loop started on that thread there (measured: ~19 % more ranking throughput and ~10 %
-// faster pairs than two items each spread over both cores).
+// keeps every loop started on that thread there (faster than two items each spread over both
+// cores; Benchmarks/README.md has the numbers).
 import COpenBLAS
 import Dispatch
 import Foundation

@@ -255,7 +255,7 @@ func outputTransformF4(_ m: UnsafeMutablePointer<Float>, stride: Int, channels n
             y.0 += b; y.1 += b; y.2 += b; y.3 += b
             if relu {
                 // Compare and select: the standard library's pointwiseMax is not inlined for SIMD8
-                // and showed up as a function call per vector (about 5 % of a forward).
+                // and showed up in profiles as a function call per vector.
                 y.0.replace(with: zero, where: y.0 .< zero); y.1.replace(with: zero, where: y.1 .< zero)
                 y.2.replace(with: zero, where: y.2 .< zero); y.3.replace(with: zero, where: y.3 .< zero)
             }

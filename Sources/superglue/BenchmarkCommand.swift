@@ -1,7 +1,6 @@
 // `superglue benchmark`: per-stage timings of this engine on one pair, as JSON for
 // Tools/bench/compare.py (which times the PyTorch reference and ONNX Runtime in the same run).
 import ArgumentParser
-import Checkpoints
 import Foundation
 import SuperGlueKit
 import SuperGlueKitTestSupport

@@ -1,4 +1,4 @@
-// Issue 5's "done when": `superglue pairs` on fixture images gives the reference match_pairs.py
+// `superglue pairs` on fixture images gives the reference match_pairs.py
 // keypoints and matches (goldens of Tests/Fixtures/end_to_end, same random weights).
 import Foundation
 import Testing
@@ -47,7 +47,7 @@ import Checkpoints
         #expect(result.status == 0, "\(result.stderr)")
         for (golden, file) in goldens {
             let ours = try NPZ.read(out.appendingPathComponent(file))
-            // Keypoints are whole pixels: compare them as sets of positions (issue 3: >= 99 %
+            // Keypoints are whole pixels: compare them as sets of positions (>= 99 %
             // agreement from files; an NMS near-tie may resolve the other way).
             func positions(_ k: [Float]) -> [Int64] { stride(from: 0, to: k.count, by: 2).map { Int64(k[$0]) << 32 | Int64(k[$0 + 1]) } }
             let ref0 = positions(try #require(golden.tensors["keypoints0"]).floatValues())
@@ -73,7 +73,7 @@ import Checkpoints
                 }
             }
             #expect(Double(agree) >= 0.995 * Double(refMatches.count), "\(file): \(agree)/\(refMatches.count) matches agree")
-            // 1e-4 (issue 4) with identical keypoint sets; 5e-3 when an NMS near-tie moved a
+            // 1e-4 with identical keypoint sets; 5e-3 when an NMS near-tie moved a
             // keypoint (EndToEndParityTests checks that such differences are near-ties).
             let setsDiffer = found < ref0.count + ref1.count
             #expect(worst <= (setsDiffer ? 5e-3 : 1e-4), "\(file): max |confidence diff| \(worst)")

@@ -1,4 +1,4 @@
-// Issue 8, images: every broken or unusual input gives the right gray image or a clear thrown error,
+// Every broken or unusual input gives the right gray image or a clear thrown error,
 // never a crash, exit() or a longjmp through Swift frames.
 import Foundation
 import Testing

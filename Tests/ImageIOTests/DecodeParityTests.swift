@@ -27,7 +27,7 @@ import Testing
         guard decoded.image.width == expected.width, decoded.image.height == expected.height else { return }
         let comparison = PixelComparison(decoded.image, expected)
         print("decode parity \(file): \(comparison)")
-        // Issue 3's tolerance. Measured exact for every intact file with the system libjpeg-turbo 2.1.5 /
+        // The decoder's parity tolerance. Measured exact for every intact file with the system libjpeg-turbo 2.1.5 /
         // libpng 1.6.39 against cv2's bundled libjpeg-turbo 3.1.2 / libpng 1.6.58.
         #expect(comparison.maxDifference <= 1, "\(file): \(comparison)")
         if let tolerance = Self.libraryVersionTolerance[file] {

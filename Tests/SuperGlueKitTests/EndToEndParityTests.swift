@@ -88,13 +88,13 @@ import Tensors
         print("end-to-end \(name): keypoints \(ours0.count)/\(ours1.count) vs reference \(ref0.count)/\(ref1.count), " +
               "agreement \(agreement), matches agree \(matchAgreement) (\(pair.matches.count) vs \(refMatches.filter { $0 >= 0 }.count)), " +
               "max |score diff| \(maxScoreDiff), max |confidence diff| \(maxConfidenceDiff)")
-        // Issue 3: >= 99 % keypoint agreement from the files (decoder, resize and network together).
+        // The decoder parity target: >= 99 % keypoint agreement from the files (decoder, resize and network together).
         #expect(agreement >= 0.99)
         #expect(ours0.count <= ref0.count + ref0.count / 100 + 1 && ours1.count <= ref1.count + ref1.count / 100 + 1)
-        // Issue 4's tolerances, applied through the whole pipeline.
+        // The network tolerances, applied through the whole pipeline.
         #expect(matchAgreement >= 0.995)
         #expect(maxScoreDiff <= 1e-4)
-        // Issue 4's 1e-4 holds when both keypoint sets are identical. When a near-tie moved one
+        // The 1e-4 score tolerance holds when both keypoint sets are identical. When a near-tie moved one
         // keypoint by a pixel, SuperGlue sees a different input and every confidence may move a
         // little (measured: up to 2e-3 in pair0), so the bound is 5e-3 then.
         #expect(maxConfidenceDiff <= (setsDiffer ? 5e-3 : 1e-4))

@@ -1,4 +1,4 @@
-// Issue 8: one Matcher shared by 8 concurrent tasks gives exactly the serial results.
+// One Matcher shared by 8 concurrent tasks gives exactly the serial results.
 import Foundation
 import Testing
 @testable import SuperGlueKit

@@ -1,4 +1,4 @@
-// Issue 8: no `try!`, `as!`, `fatalError` or force unwrap in Sources/, so nothing a user controls
+// No `try!`, `as!`, `fatalError` or force unwrap in Sources/, so nothing a user controls
 // (files, options, environment) can reach a trap through them. The only exception is
 // `.baseAddress!` on buffers whose non-emptiness the surrounding code has established (weights of
 // validated shapes, images checked to be at least 8x8); a line may also opt out explicitly with

@@ -14,6 +14,7 @@ import BenchmarkSupport
 import Foundation
 import SuperGlueKit
 import SuperGlueKitTestSupport
+import SuperGlueRanking
 import Tensors
 
 /// The matcher with the reference's defaults: 640x480, 1024 keypoints, 20 iterations.

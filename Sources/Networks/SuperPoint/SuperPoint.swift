@@ -31,14 +31,11 @@ public final class SuperPoint: Sendable {
     /// The options this instance runs with.
     public let config: SuperPointConfig
 
-    // The 3x3 layers with many input channels run as Winograd convolutions: F(4x4, 3x3) (1.78x
-    // fewer multiplies than F(2x2, 3x3), about ten times its transform rounding) for conv1b, which
-    // alone is a third of a forward at full resolution, and for levels 3, 4 and the heads; F(2x2)
-    // for conv2a and conv2b, whose rounding matches a direct convolution's. Worst score difference
-    // to the reference on the fixtures (tolerance 1e-4): 3.7e-5 with F(2x2) everywhere, 5.1e-5
-    // with F(4x4) from level 3, 6.8e-5 with this split, 8.6e-5 with F(4x4) everywhere; at 640x480
-    // conv1b takes ~70-90 ms as F(4x4) and ~110-130 ms as F(2x2) (Benchmarks/SuperPoint), while
-    // F(4x4) on level 2 saves only ~15 ms for the last third of the margin.
+    // The 3x3 layers with many input channels run as Winograd convolutions: F(4x4, 3x3) (fewer
+    // multiplies, more transform rounding) for conv1b, which alone is a third of a forward at full
+    // resolution, and for levels 3, 4 and the heads; F(2x2) for conv2a and conv2b, where F(4x4)
+    // would spend the rest of the 1e-4 score tolerance for little time. The measurements behind
+    // this split are in Benchmarks/README.md ("Winograd variants per layer").
     // conv1a (one input channel, 9 multiplies per output) runs as a plain im2col GEMM.
     let conv1a: Conv2D  // weight [64, 1, 3, 3], bias [64]
     let conv1b: any BandedConvolution3x3  // weight [64, 64, 3, 3], bias [64]
