@@ -60,7 +60,7 @@ import Testing
         let prepared = try ImageLoader.prepare(contentsOf: ImageFixtures.url(parts[1]), options: options)
 
         let file = try ImageFixtures.goldenFile()
-        let tensor = try #require(file.tensors[goldenName])
+        let tensor = try #require(file.tensors[file.metadata["same_as/" + goldenName] ?? goldenName])
         #expect(tensor.shape == [prepared.height, prepared.width])
         let expected = tensor.floatValues()
         #expect(expected.count == prepared.pixels.count)

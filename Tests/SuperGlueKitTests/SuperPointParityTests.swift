@@ -17,6 +17,8 @@ enum SuperPointFixtures {
 
     struct Golden {
         var width: Int, height: Int
+        /// The uint8 input as stored; `image` is the network input (/ 255).
+        var imageTensor: RawTensor
         var image: [Float]
         var config: SuperPointConfig
         var keypoints: [Float], scores: [Float]
@@ -29,7 +31,8 @@ enum SuperPointFixtures {
             guard let t = file.tensors[key] else { throw SuperPointError.invalidImage("golden \(name) lacks \(key)") }
             return t
         }
-        let image = try tensor("image")
+        // A case run on the input of another case names that case instead of storing the image.
+        let image = try file.metadata["image_from"].map { try golden($0).imageTensor } ?? tensor("image")
         let json = Data((file.metadata["config"] ?? "{}").utf8)
         let options = try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
         var config = SuperPointConfig()
@@ -39,7 +42,7 @@ enum SuperPointFixtures {
         if let v = options["max_keypoints"] as? Int { config.maxKeypoints = v }
         if let v = options["remove_borders"] as? Int { config.removeBorders = v }
         // The reference's input: the uint8 image as float32 / 255.
-        return Golden(width: image.shape[1], height: image.shape[0],
+        return Golden(width: image.shape[1], height: image.shape[0], imageTensor: image,
                       image: image.floatValues().map { $0 / 255 }, config: config,
                       keypoints: try tensor("keypoints").floatValues(), scores: try tensor("scores").floatValues(),
                       descriptorRows: try tensor("descriptor_rows").intValues().map { Int($0) },

@@ -14,8 +14,15 @@ serialisation formats (legacy, as the official 2018/2020 files use, and zip).
 Every float tensor holds q * 2**e with q an int8 (fixture_io.quantize_tensor), so its float32
 bytes are half zeros and git compresses them, and the expected values can be stored as int8 plus
 a scale. The expected files hold what torch.load returns (made contiguous), written with
-fixture_io.write_safetensors; the script re-loads every checkpoint with torch.load and checks it
-against the expected tensors before finishing.
+fixture_io.write_safetensors; a tensor equal to an earlier one (same dtype, shape and bytes) is
+stored once and named by metadata 'same_as.NAME'. The script re-loads every checkpoint with
+torch.load and checks it against the expected tensors before finishing.
+
+Tied weights keep the model files small: in the SuperPoint and SuperGlue state dicts, tensors of
+TIE_MIN or more elements that have the shape of an earlier one are that same tensor (as a model
+that shares a module between two places would save), so torch.save writes their storage once.
+SuperPoint's 1.3 M weights then take 0.64 M floats on disk. Every tensor name and shape stays the
+reference's, and the files still hold many storages (every bias and BatchNorm buffer has its own).
 """
 import argparse
 import io
@@ -34,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fixture_io import quantize_tensor, write_safetensors  # noqa: E402
 
 SUPERGLUE_GNN_LAYERS = 1
+TIE_MIN = 4096
 
 
 def exact_random(shape, rng, scale=0.05, positive=False):
@@ -44,14 +52,21 @@ def exact_random(shape, rng, scale=0.05, positive=False):
 
 
 def randomize(state, rng):
+    """Random values for a state dict; large tensors of a repeated shape are tied (docstring)."""
     out = OrderedDict()
+    tied = {}
     for name, value in state.items():
+        shape = tuple(value.shape)
         if value.dtype == torch.int64:  # BatchNorm num_batches_tracked
             out[name] = torch.tensor(int(rng.integers(1, 10**6)), dtype=torch.int64)
         elif name.endswith("running_var"):
-            out[name] = exact_random(tuple(value.shape), rng, positive=True)
+            out[name] = exact_random(shape, rng, positive=True)
+        elif value.numel() >= TIE_MIN and shape in tied:
+            out[name] = tied[shape]
         else:
-            out[name] = exact_random(tuple(value.shape), rng)
+            out[name] = exact_random(shape, rng)
+            if value.numel() >= TIE_MIN:
+                tied[shape] = out[name]
     # Keep the _metadata attribute a real state_dict carries (pickled with BUILD).
     out._metadata = getattr(state, "_metadata", None)
     if out._metadata is None:
@@ -77,12 +92,18 @@ def expected_tensors(state):
     and shape (write_safetensors stores 0-d arrays with shape [1], np.ascontiguousarray's rule).
 
     Floats big enough are stored as int8 + ':scale' (exact); bfloat16, which numpy lacks, is
-    stored as its raw 16-bit patterns in an int16 array."""
-    tensors, meta = {}, {}
+    stored as its raw 16-bit patterns in an int16 array. A tensor equal to an earlier one (dtype,
+    shape and bytes) is not stored again: metadata 'same_as.NAME' names the earlier one."""
+    tensors, meta, seen = {}, {}, {}
     for name, value in state.items():
         value = value.detach().contiguous()
         meta["dtype." + name] = str(value.dtype).replace("torch.", "")
         meta["shape." + name] = json.dumps(list(value.shape))
+        identity = (value.dtype, tuple(value.shape), value.reshape(-1).view(torch.uint8).numpy().tobytes())
+        if identity in seen:
+            meta["same_as." + name] = seen[identity]
+            continue
+        seen[identity] = name
         if value.dtype == torch.bfloat16:
             tensors[name] = value.view(torch.int16).numpy()
         elif value.dtype == torch.float32 and value.numel() >= 256:
@@ -106,6 +127,17 @@ def check_same(loaded, expected, path):
         assert got.dtype == value.dtype and got.shape == value.shape, (path, name)
         as_bytes = lambda t: t.detach().contiguous().reshape(-1).view(torch.uint8)  # noqa: E731
         assert torch.equal(as_bytes(got), as_bytes(value)), (path, name)
+
+
+def check_tied(loaded, weights, path):
+    """Tensors that are one object in `weights` share one storage after torch.load."""
+    first = {}
+    for name, value in weights.items():
+        if id(value) in first:
+            other = first[id(value)]
+            assert loaded[name].untyped_storage().data_ptr() == loaded[other].untyped_storage().data_ptr(), (path, name)
+        else:
+            first[id(value)] = name
 
 
 def variants(rng):
@@ -223,7 +255,11 @@ def main():
     write_safetensors(path("legacy_storage_views_expected.safetensors"), tensors, meta)
 
     for file, weights in written:
-        check_same(torch.load(file, weights_only=True), weights, file)
+        loaded = torch.load(file, weights_only=True)
+        check_same(loaded, weights, file)
+        check_tied(loaded, weights, file)
+        storages = {t.untyped_storage().data_ptr() for t in loaded.values()}
+        print(f"{os.path.basename(file)}: {len(loaded)} tensors in {len(storages)} storages")
     total = sum(os.path.getsize(path(n)) for n in os.listdir(args.out))
     print(f"wrote {len(os.listdir(args.out))} files, {total / 1e6:.1f} MB, to {args.out}")
 

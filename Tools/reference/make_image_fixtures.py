@@ -11,6 +11,8 @@ Goldens (images_golden.safetensors, U8 tensors, cv2 version in the metadata):
   resize_input/<name>           an 8-bit source image
   resize/<name>/<w>x<h>         cv2.resize(source, (w, h)) with the default INTER_LINEAR
   prepared/<file>/<resize>/r<k> the reference's read_image output tensor (F32), when --reference is given
+A golden equal to an earlier one (same dtype, shape and bytes: e.g. a PNG variant that decodes to the
+same pixels) is stored once; metadata "same_as/<name>" names the stored tensor.
 
 Usage:
   python3 Tools/reference/make_image_fixtures.py --skimage-wheel scikit_image-*.whl \
@@ -293,7 +295,16 @@ def main():
                 tensors[key] = inp.numpy()[0, 0].astype(np.float32)
                 meta[key + "/scales"] = f"{scales[0]!r},{scales[1]!r}"
 
-    write_safetensors(os.path.join(args.out, "images_golden.safetensors"), tensors, meta)
+    stored, seen = {}, {}
+    for name in sorted(tensors):
+        value = np.ascontiguousarray(tensors[name])
+        identity = (value.dtype.str, value.shape, value.tobytes())
+        if identity in seen:
+            meta["same_as/" + name] = seen[identity]
+        else:
+            seen[identity] = name
+            stored[name] = value
+    write_safetensors(os.path.join(args.out, "images_golden.safetensors"), stored, meta)
     total = sum(os.path.getsize(os.path.join(args.out, f)) for f in os.listdir(args.out))
     print(f"{len(files)} images, {len(tensors)} golden tensors, {total} bytes in {args.out}")
 

@@ -38,6 +38,14 @@ enum CheckpointFixtures {
             }
             #expect(out[tensorName]?.dtype == dtype, "\(tensorName)")
         }
+        // A tensor equal to an earlier one (tied weights) is stored once: 'same_as.NAME' names it.
+        for (key, original) in file.metadata where key.hasPrefix("same_as.") {
+            let tensorName = String(key.dropFirst("same_as.".count))
+            guard let tensor = out[original], file.metadata["shape." + tensorName] == file.metadata["shape." + original],
+                  file.metadata["dtype." + tensorName] == file.metadata["dtype." + original]
+            else { throw SafeTensorsError("\(name): \(tensorName) is recorded as the same as \(original), which is missing or differs") }
+            out[tensorName] = tensor
+        }
         return out
     }
 }

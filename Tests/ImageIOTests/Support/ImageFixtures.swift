@@ -20,17 +20,20 @@ enum ImageFixtures {
 
     static func goldenFile() throws -> SafeTensorsFile { try golden.get() }
 
-    /// A U8 golden tensor of shape [h, w] as a GrayImage.
+    /// A U8 golden tensor of shape [h, w] as a GrayImage. A golden equal to an earlier one is
+    /// stored once; metadata "same_as/<name>" names the stored tensor.
     static func grayGolden(_ name: String) throws -> GrayImage {
         let file = try goldenFile()
-        guard let tensor = file.tensors[name] else { throw FixtureError("missing golden tensor \(name)") }
+        guard let tensor = file.tensors[file.metadata["same_as/" + name] ?? name] else { throw FixtureError("missing golden tensor \(name)") }
         guard tensor.dtype == .u8, tensor.shape.count == 2 else { throw FixtureError("\(name): expected U8 [h, w], got \(tensor.dtype) \(tensor.shape)") }
         return GrayImage(width: tensor.shape[1], height: tensor.shape[0], pixels: tensor.bytes)
     }
 
     /// Names of golden tensors under a prefix, sorted.
     static func names(withPrefix prefix: String) throws -> [String] {
-        try goldenFile().tensors.keys.filter { $0.hasPrefix(prefix) }.sorted()
+        let file = try goldenFile()
+        let shared = file.metadata.keys.filter { $0.hasPrefix("same_as/") }.map { String($0.dropFirst("same_as/".count)) }
+        return (Array(file.tensors.keys) + shared).filter { $0.hasPrefix(prefix) }.sorted()
     }
 }
 
