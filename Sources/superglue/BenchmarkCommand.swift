@@ -29,19 +29,32 @@ struct BenchmarkCommand: ParsableCommand {
     @Option(help: "Keypoints per side for the SuperGlue stages.") var superglueKeypoints: Int = 1024
     @Flag(help: "Use random weights in the official layout (18 GNN layers) instead of weight files.") var randomWeights = false
     @Flag(help: "Print JSON only.") var json = false
-    @Option(help: ArgumentHelp("Stages to time, comma-separated (default: all).",
+    @Option(help: ArgumentHelp("Stages to time, comma-separated or repeated (default: all).",
                                valueName: "pair,superpoint,superglue_20,superglue_100,sinkhorn_iteration"))
-    var stages: String = Self.allStages.joined(separator: ",")
+    var stages: [StageList] = [StageList(Stage.allCases)]
     @OptionGroup var matching: MatchingOptions
 
-    static let allStages = ["pair", "superpoint", "superglue_20", "superglue_100", "sinkhorn_iteration"]
+    /// A timed stage, named as in the JSON output (`<stage>_ms`).
+    enum Stage: String, CaseIterable {
+        case pair, superpoint, superglue_20, superglue_100, sinkhorn_iteration
+    }
+
+    /// One `--stages` value: stage names separated by commas.
+    struct StageList: ExpressibleByArgument {
+        var stages: [Stage]
+        init(_ stages: [Stage]) { self.stages = stages }
+        init?(argument: String) {
+            let names = argument.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            let parsed = names.compactMap(Stage.init(rawValue:))
+            guard !parsed.isEmpty, parsed.count == names.count else { return nil }
+            stages = parsed
+        }
+        static var allValueStrings: [String] { Stage.allCases.map(\.rawValue) }
+    }
 
     func run() throws {
         guard runs > 0, warmup >= 0, superglueKeypoints > 0 else { throw ValidationError("--runs and --superglue-keypoints must be positive") }
-        let selected = Set(stages.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        if let unknown = selected.first(where: { !Self.allStages.contains($0) }) {
-            throw ValidationError("unknown stage '\(unknown)'; stages: \(Self.allStages.joined(separator: ", "))")
-        }
+        let selected = Set(stages.flatMap(\.stages).map(\.rawValue))
         let config = try matching.matcherConfig()
         let superPoint: SuperPoint
         // The SuperGlue tensors are (re)loaded for each instance built rather than held for the
