@@ -30,8 +30,7 @@ let package = Package(
         ),
         .target(
             name: "Tensors",
-            dependencies: ["COpenBLAS"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["COpenBLAS"]
         ),
         .target(name: "Checkpoints"),
         .target(name: "ImageIO", dependencies: ["CImageCodecs"]),
