@@ -1,3 +1,4 @@
+import Foundation
 import SuperGlueKit
 
 let matcher = try Matcher(weightsDirectory: URL(fileURLWithPath: "Weights"),
