@@ -15,40 +15,40 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(git -C "$here" rev-parse --show-toplevel)
-consumer="$here/Consumer"
 fail() { echo "check-consumer: FAILED: $*" >&2; exit 1; }
 
-# 1. main.swift must be the README's "Library" example, verbatim.
-readme_example=$(sed -n '/^## Library/,/^## /p' "$repo/README.md" | awk '/^```swift/{f=1;next} /^```/{if(f)exit} f')
-[ -n "$readme_example" ] || fail "README.md has no swift code block under '## Library'"
-if ! diff -u <(printf '%s\n' "$readme_example") "$consumer/Sources/Consumer/main.swift" >&2; then
-    fail "Examples/Consumer/Sources/Consumer/main.swift differs from README.md's Library example (diff above); copy the README's block into it"
-fi
-
-# 2. The version the consumer asks for (its `from:`), so the tag and the requirement cannot drift.
-version=$(sed -n 's/.*\.package(url: *superGlueKitURL, *from: *"\([0-9][0-9.]*\)").*/\1/p' "$consumer/Package.swift")
-[ -n "$version" ] || fail "no '.package(url: superGlueKitURL, from: \"X.Y.Z\")' in Examples/Consumer/Package.swift"
-
 work=$(mktemp -d "${TMPDIR:-/tmp}/superglue-consumer.XXXXXX")
+clone="$work/SuperGlueKit"
 trap 'rm -rf "$work"' EXIT
 
-# 3. A clean clone of the committed HEAD; its only tag is $version, so `from:` resolves to exactly it.
+# 1. A clean clone of the committed HEAD. Its only tag will be the version the consumer asks for.
 head=$(git -C "$repo" rev-parse HEAD)
 if [ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]; then
     echo "check-consumer: note: uncommitted changes in $repo are not part of this check (HEAD $head)" >&2
 fi
-git clone --quiet --no-checkout "$repo" "$work/SuperGlueKit"
-git -C "$work/SuperGlueKit" checkout --quiet --detach "$head"
-git -C "$work/SuperGlueKit" tag -l | xargs -r git -C "$work/SuperGlueKit" tag -d >/dev/null
-git -C "$work/SuperGlueKit" tag "$version"
+git clone --quiet --no-checkout "$repo" "$clone"
+git -C "$clone" checkout --quiet --detach "$head"
 
-# 4. The consumer, from the same committed state, outside the clone.
-cp -R "$work/SuperGlueKit/Examples/Consumer" "$work/Consumer"
+# 2. The version in the consumer's `from:`, as the clone's only tag, so that `from:` resolves to HEAD.
+version=$(sed -n 's/.*\.package(url: *superGlueKitURL, *from: *"\([0-9][0-9.]*\)").*/\1/p' "$clone/Examples/Consumer/Package.swift")
+[ -n "$version" ] || fail "no '.package(url: superGlueKitURL, from: \"X.Y.Z\")' in Examples/Consumer/Package.swift"
+git -C "$clone" tag -l | xargs -r git -C "$clone" tag -d >/dev/null
+git -C "$clone" tag "$version"
+
+# 3. The consumer, from the same committed state, outside the clone.
+cp -R "$clone/Examples/Consumer" "$work/Consumer"
 rm -rf "$work/Consumer/.build" "$work/Consumer/Package.resolved"
 
-echo "check-consumer: building Examples/Consumer against file://$work/SuperGlueKit from: \"$version\" (HEAD $head)"
+# 4. The committed main.swift must be the committed README's "Library" example, verbatim.
+readme_example=$(sed -n '/^## Library/,/^## /p' "$clone/README.md" | awk '/^```swift/{f=1;next} /^```/{if(f)exit} f')
+[ -n "$readme_example" ] || fail "README.md has no swift code block under '## Library'"
+if ! diff -u <(printf '%s\n' "$readme_example") "$clone/Examples/Consumer/Sources/Consumer/main.swift" >&2; then
+    fail "Examples/Consumer/Sources/Consumer/main.swift differs from README.md's Library example (diff above); copy the README's block into it"
+fi
+
+echo "check-consumer: building Examples/Consumer against file://$clone from: \"$version\" (HEAD $head)"
 start=$SECONDS
-if ! (cd "$work/Consumer" && SUPERGLUEKIT_URL="file://$work/SuperGlueKit" swift build \
+if ! (cd "$work/Consumer" && SUPERGLUEKIT_URL="file://$clone" swift build \
         --scratch-path "$work/build" --cache-path "$work/cache" --config-path "$work/config" \
         --security-path "$work/security" --disable-dependency-cache "$@" >"$work/build.log" 2>&1); then
     cat "$work/build.log" >&2
