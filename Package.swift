@@ -38,8 +38,7 @@ let package = Package(
         // scratch buffers and the workspace pool.
         .target(
             name: "Tensors",
-            dependencies: ["COpenBLAS"],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            dependencies: ["COpenBLAS"]
         ),
         // Weight files: torch .pth (pickle, zip), safetensors, the WeightStore binder, schemas,
         // the model catalog type and the pinned downloader.

@@ -1,0 +1,12 @@
+import Foundation
+import SuperGlueKit
+
+let matcher = try Matcher(weightsDirectory: URL(fileURLWithPath: "Weights"),
+                          config: MatcherConfig(superGlue: SuperGlueConfig(weights: .outdoor, sinkhornIterations: 20)))
+let pair = try matcher.match(URL(fileURLWithPath: "a.jpg"), URL(fileURLWithPath: "b.jpg"))
+for (i, j) in pair.matches.matches0.enumerated() where j >= 0 {
+    let (p, q) = (pair.image0.features.keypoint(i), pair.image1.features.keypoint(j))
+    print(p, q, pair.matches.matchingScores0[i])
+}
+// Extract once, match many times; `Matcher` is Sendable and safe to share between tasks.
+let query = try matcher.extract(URL(fileURLWithPath: "poster.jpg")).features
