@@ -10,3 +10,7 @@ for (i, j) in pair.matches.matches0.enumerated() where j >= 0 {
 }
 // Extract once, match many times; `Matcher` is Sendable and safe to share between tasks.
 let query = try matcher.extract(URL(fileURLWithPath: "poster.jpg")).features
+// From async code: the same calls with `await` compute on threads of their own and never block
+// Swift's cooperative thread pool.
+let photo = try await matcher.extract(URL(fileURLWithPath: "photo.jpg")).features
+print(try await matcher.match(query, photo).count, "matches")
