@@ -10,7 +10,11 @@ for (i, j) in pair.matches.matches0.enumerated() where j >= 0 {
 }
 // Extract once, match many times; `Matcher` is Sendable and safe to share between tasks.
 let query = try matcher.extract(URL(fileURLWithPath: "poster.jpg")).features
-// From async code: the same calls with `await` compute on threads of their own and never block
-// Swift's cooperative thread pool.
-let photo = try await matcher.extract(URL(fileURLWithPath: "photo.jpg")).features
-print(try await matcher.match(query, photo).count, "matches")
+
+// In async functions the same calls are awaited: they compute on threads of their own and never
+// block Swift's cooperative thread pool.
+func matchCount(_ matcher: Matcher, _ query: Features, _ photo: URL) async throws -> Int {
+    let features = try await matcher.extract(photo).features
+    return try await matcher.match(query, features).count
+}
+print(try await matchCount(matcher, query, URL(fileURLWithPath: "photo.jpg")), "matches")
