@@ -1,0 +1,159 @@
+// Parity with the PyTorch LightGlue (cvg/LightGlue lightglue/lightglue.py) on the random-weight
+// fixtures of Tests/Fixtures/lightglue, written by Tools/reference/make_lightglue_fixtures.py:
+// every input type (superpoint, disk, aliked), eight keypoint cases, five adaptivity modes, and
+// per-layer intermediate tensors of one small case. Each comparison prints its worst difference
+// next to the tolerance it is held to.
+import Foundation
+import Testing
+import Checkpoints
+@testable import Networks
+import Tensors
+
+enum LightGlueFixtures {
+    struct Case: Decodable, Sendable, CustomStringConvertible {
+        let key: String
+        let features: String
+        let features0: String
+        let count0: Int
+        let features1: String
+        let count1: Int
+        let depth_confidence: Double
+        let width_confidence: Double
+        let filter_threshold: Double
+        let stop: Int
+        var description: String { key }
+    }
+
+    static let goldens: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: FixtureWeights.url("lightglue/goldens.safetensors"))
+    static let intermediates: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: FixtureWeights.url("lightglue/intermediates.safetensors"))
+    static let featureFile: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: FixtureWeights.url("lightglue/features.safetensors"))
+    static let superPointFeatureFile: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: FixtureWeights.url("superglue/features.safetensors"))
+
+    static let types = ["superpoint", "disk", "aliked"]
+    static let width = 640, height = 480
+
+    static var cases: [Case] {
+        guard let json = goldens?.metadata["cases"]?.data(using: .utf8) else { return [] }
+        return (try? JSONDecoder().decode([Case].self, from: json)) ?? []
+    }
+
+    /// The first `count` keypoints of a stored feature set (`<type>.<name>`).
+    static func features(_ qualified: String, count: Int) throws -> Features {
+        let type = String(qualified.prefix(while: { $0 != "." }))
+        let name = String(qualified.dropFirst(type.count + 1))
+        let file = try #require(type == "superpoint" ? superPointFeatureFile : featureFile)
+        let key = type == "superpoint" ? name : qualified
+        let keypoints = try #require(file.tensors[key + ".keypoints"]).floatValues()
+        let descriptors = try #require(file.tensors[key + ".descriptors"])
+        let dim = descriptors.shape[1]
+        return Features(keypoints: Array(keypoints.prefix(2 * count)), scores: Array(repeating: 0, count: count),
+                        descriptors: Array(descriptors.floatValues().prefix(count * dim)), descriptorDim: dim,
+                        imageWidth: width, imageHeight: height)
+    }
+
+    static func matcher(_ type: String) throws -> LightGlue {
+        try LightGlue(weights: FixtureWeights.load(FixtureWeights.url("lightglue/lightglue_\(type).safetensors")))
+    }
+
+    static func golden(_ key: String) throws -> RawTensor { try #require(goldens?.tensors[key]) }
+}
+
+@Suite(.serialized) struct LightGlueParityTests {
+    static let scoreTolerance: Float = 1e-4
+    static let matchAgreement = 0.995
+
+    @Test func fixturesArePresent() {
+        #expect(LightGlueFixtures.goldens != nil && LightGlueFixtures.featureFile != nil && LightGlueFixtures.intermediates != nil)
+        // 3 types x 8 cases x 5 modes.
+        #expect(LightGlueFixtures.cases.count == 120)
+    }
+
+    @Test func checkpointsLoadWithTheirLayouts() throws {
+        // superpoint and disk use the old names (disk with log_assignment.I.r), aliked the new ones.
+        let expected = ["superpoint": (256, 256, 4, 2), "disk": (128, 64, 4, 3), "aliked": (128, 64, 2, 4)]
+        for (type, (input, dim, heads, layers)) in expected {
+            let matcher = try LightGlueFixtures.matcher(type)
+            #expect(matcher.inputDim == input && matcher.descriptorDim == dim, "\(type)")
+            #expect(matcher.headCount == heads && matcher.layerCount == layers, "\(type)")
+        }
+    }
+
+    @Test(arguments: LightGlueFixtures.types)
+    func matchesTheReference(type: String) throws {
+        let base = try LightGlueFixtures.matcher(type)
+        var worstScore: Float = 0, worstAgreement = 1.0
+        for golden in LightGlueFixtures.cases where golden.features == type {
+            let matcher = base.with(LightGlueConfig(depthConfidence: golden.depth_confidence, widthConfidence: golden.width_confidence,
+                                                    filterThreshold: golden.filter_threshold))
+            let f0 = try LightGlueFixtures.features(golden.features0, count: golden.count0)
+            let f1 = try LightGlueFixtures.features(golden.features1, count: golden.count1)
+            let result = try matcher.matchDetailed(f0, f1)
+            let key = golden.key
+            let stop = try Int(LightGlueFixtures.golden(key + ".stop").intValues()[0])
+            #expect(result.stopLayer == stop, "\(key): stop layer \(result.stopLayer), reference \(stop)")
+            #expect(result.prune0 == (try LightGlueFixtures.golden(key + ".prune0").intValues().map { Int($0) }), "\(key): prune0")
+            #expect(result.prune1 == (try LightGlueFixtures.golden(key + ".prune1").intValues().map { Int($0) }), "\(key): prune1")
+            let m0 = try LightGlueFixtures.golden(key + ".matches0").intValues().map { Int($0) }
+            let m1 = try LightGlueFixtures.golden(key + ".matches1").intValues().map { Int($0) }
+            let same = zip(result.matches.matches0, m0).filter { $0 == $1 }.count + zip(result.matches.matches1, m1).filter { $0 == $1 }.count
+            let agreement = m0.count + m1.count == 0 ? 1 : Double(same) / Double(m0.count + m1.count)
+            let s0 = try LightGlueFixtures.golden(key + ".matching_scores0").floatValues()
+            let s1 = try LightGlueFixtures.golden(key + ".matching_scores1").floatValues()
+            let scoreDiff = max(maxAbsDiff(result.matches.matchingScores0, s0), maxAbsDiff(result.matches.matchingScores1, s1))
+            #expect(agreement >= Self.matchAgreement, "\(key): \(agreement * 100) % of matches identical")
+            #expect(scoreDiff <= Self.scoreTolerance, "\(key): matching scores differ by \(scoreDiff)")
+            worstScore = max(worstScore, scoreDiff)
+            worstAgreement = min(worstAgreement, agreement)
+        }
+        print("LightGlue parity \(type): worst matching-score diff \(worstScore) (tolerance \(Self.scoreTolerance)), "
+              + "worst match agreement \(worstAgreement * 100) % (tolerance \(Self.matchAgreement * 100) %)")
+    }
+
+    /// Per-layer tensors of the `small` case, adaptivity off (superpoint: no input projection;
+    /// disk: with it). Tolerances are relative to the largest reference magnitude of the tensor.
+    @Test(arguments: ["superpoint", "disk"])
+    func intermediatesMatchTheReference(type: String) throws {
+        let file = try #require(LightGlueFixtures.intermediates)
+        let golden = try #require(LightGlueFixtures.cases.first { $0.key == "\(type).small.off" })
+        let matcher = try LightGlueFixtures.matcher(type).with(.nonAdaptive)
+        let f0 = try LightGlueFixtures.features(golden.features0, count: golden.count0)
+        let f1 = try LightGlueFixtures.features(golden.features1, count: golden.count1)
+        var traced: [String: Tensor] = [:]
+        _ = try matcher.matchDetailed(f0, f1) { name, tensor in traced[name] = tensor }
+        let prefix = "\(type).small."
+        var compared = 0
+        for (name, tensor) in file.tensors.sorted(by: { $0.key < $1.key }) where name.hasPrefix(prefix) {
+            let leaf = String(name.dropFirst(prefix.count))
+            let reference = tensor.floatValues()
+            let ours = try #require(traced[leaf], "no traced tensor \(leaf)")
+            var values = ours.data
+            if leaf.hasSuffix("log_assignment") {
+                // The reference stores (M+1) x (N+1) with dustbins; compare the M x N block.
+                let rows = tensor.shape[0] - 1, columns = tensor.shape[1] - 1
+                #expect(ours.shape == [rows, columns], "\(leaf): shape \(ours.shape)")
+                values = ours.data
+                let inner = (0..<rows).flatMap { r in reference[(r * (columns + 1))..<(r * (columns + 1) + columns)] }
+                try compare(leaf, values, inner, tolerance: 1e-4, absolute: true)
+            } else {
+                #expect(ours.shape == tensor.shape, "\(leaf): shape \(ours.shape), reference \(tensor.shape)")
+                let tolerance: Float = leaf.hasPrefix("layer") ? 2e-5 : 1e-6
+                try compare(leaf, values, reference, tolerance: tolerance, absolute: false)
+            }
+            compared += 1
+        }
+        #expect(compared >= 10)
+    }
+
+    private func compare(_ name: String, _ ours: [Float], _ reference: [Float], tolerance: Float, absolute: Bool) throws {
+        #expect(ours.count == reference.count, "\(name): \(ours.count) values, reference \(reference.count)")
+        let diff = maxAbsDiff(ours, reference)
+        let scale = absolute ? 1 : max(reference.map(abs).max() ?? 0, 1e-30)
+        print("  \(name): max |diff| \(diff) (\(absolute ? "absolute" : "relative to max \(scale)"), tolerance \(tolerance))")
+        #expect(diff <= tolerance * scale, "\(name): max |diff| \(diff) > \(tolerance * scale)")
+    }
+}
+
+private func maxAbsDiff(_ a: [Float], _ b: [Float]) -> Float {
+    guard a.count == b.count else { return .infinity }
+    return zip(a, b).reduce(0) { max($0, abs($1.0 - $1.1)) }
+}
