@@ -14,14 +14,41 @@ enum LightGlueFixtures {
         let key: String
         let features: String
         let features0: String
-        let count0: Int
+        let count0: Int?  // prefix of the feature set (random-weight fixtures); nil: all of it
         let features1: String
-        let count1: Int
+        let count1: Int?
         let depth_confidence: Double
         let width_confidence: Double
         let filter_threshold: Double
-        let stop: Int
         var description: String { key }
+
+        var config: LightGlueConfig {
+            LightGlueConfig(depthConfidence: depth_confidence, widthConfidence: width_confidence, filterThreshold: filter_threshold)
+        }
+    }
+
+    static func cases(in file: SafeTensorsFile?) -> [Case] {
+        guard let json = file?.metadata["cases"]?.data(using: .utf8) else { return [] }
+        return (try? JSONDecoder().decode([Case].self, from: json)) ?? []
+    }
+
+    /// Checks a result against the goldens `<key>.*` in `file`: the same stop layer and prune
+    /// arrays; returns the fraction of identical match entries and the worst score difference.
+    static func check(_ result: LightGlueResult, goldens file: SafeTensorsFile, key: String) throws -> (agreement: Double, scoreDiff: Float) {
+        func ints(_ leaf: String) throws -> [Int] { try #require(file.tensors["\(key).\(leaf)"]).intValues().map { Int($0) } }
+        func floats(_ leaf: String) throws -> [Float] { try #require(file.tensors["\(key).\(leaf)"]).floatValues() }
+        let stop = try ints("stop")[0]
+        #expect(result.stopLayer == stop, "\(key): stop layer \(result.stopLayer), reference \(stop)")
+        #expect(result.prune0 == (try ints("prune0")), "\(key): prune0")
+        #expect(result.prune1 == (try ints("prune1")), "\(key): prune1")
+        let m0 = try ints("matches0"), m1 = try ints("matches1")
+        let same = zip(result.matches.matches0 + result.matches.matches1, m0 + m1).filter { $0 == $1 }.count
+        let agreement = m0.count + m1.count == 0 ? 1 : Double(same) / Double(m0.count + m1.count)
+        let scoreDiff = maxAbsDiff(result.matches.matchingScores0 + result.matches.matchingScores1,
+                                   try floats("matching_scores0") + floats("matching_scores1"))
+        #expect(agreement >= LightGlueParityTests.matchAgreement, "\(key): \(agreement * 100) % of matches identical")
+        #expect(scoreDiff <= LightGlueParityTests.scoreTolerance, "\(key): matching scores differ by \(scoreDiff)")
+        return (agreement, scoreDiff)
     }
 
     static let goldens: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: FixtureWeights.url("lightglue/goldens.safetensors"))
@@ -32,20 +59,17 @@ enum LightGlueFixtures {
     static let types = ["superpoint", "disk", "aliked"]
     static let width = 640, height = 480
 
-    static var cases: [Case] {
-        guard let json = goldens?.metadata["cases"]?.data(using: .utf8) else { return [] }
-        return (try? JSONDecoder().decode([Case].self, from: json)) ?? []
-    }
+    static var cases: [Case] { cases(in: goldens) }
 
     /// The first `count` keypoints of a stored feature set (`<type>.<name>`).
-    static func features(_ qualified: String, count: Int) throws -> Features {
+    static func features(_ qualified: String, count: Int?) throws -> Features {
         let type = String(qualified.prefix(while: { $0 != "." }))
         let name = String(qualified.dropFirst(type.count + 1))
         let file = try #require(type == "superpoint" ? superPointFeatureFile : featureFile)
         let key = type == "superpoint" ? name : qualified
         let keypoints = try #require(file.tensors[key + ".keypoints"]).floatValues()
         let descriptors = try #require(file.tensors[key + ".descriptors"])
-        let dim = descriptors.shape[1]
+        let dim = descriptors.shape[1], count = count ?? keypoints.count / 2
         return Features(keypoints: Array(keypoints.prefix(2 * count)), scores: Array(repeating: 0, count: count),
                         descriptors: Array(descriptors.floatValues().prefix(count * dim)), descriptorDim: dim,
                         imageWidth: width, imageHeight: height)
@@ -78,30 +102,47 @@ enum LightGlueFixtures {
         }
     }
 
+    @Test func oldNamesAreRenamedByTheirIndex() {
+        #expect(LightGlue.renamed("self_attn.0.Wqkv.weight") == "transformers.0.self_attn.Wqkv.weight")
+        // The reference's str.replace would turn this into "transformers.1.self_attn0.ffn.0.bias".
+        #expect(LightGlue.renamed("self_attn.10.ffn.0.bias") == "transformers.10.self_attn.ffn.0.bias")
+        #expect(LightGlue.renamed("cross_attn.3.to_qk.weight") == "transformers.3.cross_attn.to_qk.weight")
+        for unchanged in ["transformers.2.self_attn.Wqkv.bias", "log_assignment.1.r", "self_attn.x.weight", "posenc.Wr.weight"] {
+            #expect(LightGlue.renamed(unchanged) == unchanged)
+        }
+    }
+
+    @Test func catalogRecognisesBothLayouts() throws {
+        for type in LightGlueFixtures.types {
+            let file = try FixtureWeights.load(FixtureWeights.url("lightglue/lightglue_\(type).safetensors"))
+            #expect(try ModelCatalog.standard.detect(names: file.tensors.keys) == .lightglue, "\(type)")
+        }
+        // Released architecture: 9 layers, 256 wide; DISK's old layout carries 9 optional `.r`.
+        let old = LightGlue.weightSchema(layers: 9, inputDim: 128, layout: .old)
+        let new = LightGlue.weightSchema(layers: 9, inputDim: 128, layout: .new)
+        #expect(old.entries.filter { !$0.optional }.count == 253 && old.entries.count == 262)
+        #expect(new.entries.count == 253 && new.entries.allSatisfy { !$0.optional })
+        let names = old.entries.map(\.name)
+        #expect(try LightGlue.weightSchema(forTensorsNamed: names) == old)
+        #expect(try LightGlue.weightSchema(forTensorsNamed: new.entries.map(\.name)) == new)
+    }
+
+    @Test func refusesMismatchedFeatures() throws {
+        let matcher = try LightGlueFixtures.matcher("disk")
+        let wrong = Features(keypoints: [1, 2], scores: [0], descriptors: Array(repeating: 0, count: 256), descriptorDim: 256,
+                             imageWidth: 640, imageHeight: 480)
+        #expect(throws: LightGlueError.self) { try matcher.match(wrong, wrong) }
+    }
+
     @Test(arguments: LightGlueFixtures.types)
     func matchesTheReference(type: String) throws {
         let base = try LightGlueFixtures.matcher(type)
         var worstScore: Float = 0, worstAgreement = 1.0
         for golden in LightGlueFixtures.cases where golden.features == type {
-            let matcher = base.with(LightGlueConfig(depthConfidence: golden.depth_confidence, widthConfidence: golden.width_confidence,
-                                                    filterThreshold: golden.filter_threshold))
             let f0 = try LightGlueFixtures.features(golden.features0, count: golden.count0)
             let f1 = try LightGlueFixtures.features(golden.features1, count: golden.count1)
-            let result = try matcher.matchDetailed(f0, f1)
-            let key = golden.key
-            let stop = try Int(LightGlueFixtures.golden(key + ".stop").intValues()[0])
-            #expect(result.stopLayer == stop, "\(key): stop layer \(result.stopLayer), reference \(stop)")
-            #expect(result.prune0 == (try LightGlueFixtures.golden(key + ".prune0").intValues().map { Int($0) }), "\(key): prune0")
-            #expect(result.prune1 == (try LightGlueFixtures.golden(key + ".prune1").intValues().map { Int($0) }), "\(key): prune1")
-            let m0 = try LightGlueFixtures.golden(key + ".matches0").intValues().map { Int($0) }
-            let m1 = try LightGlueFixtures.golden(key + ".matches1").intValues().map { Int($0) }
-            let same = zip(result.matches.matches0, m0).filter { $0 == $1 }.count + zip(result.matches.matches1, m1).filter { $0 == $1 }.count
-            let agreement = m0.count + m1.count == 0 ? 1 : Double(same) / Double(m0.count + m1.count)
-            let s0 = try LightGlueFixtures.golden(key + ".matching_scores0").floatValues()
-            let s1 = try LightGlueFixtures.golden(key + ".matching_scores1").floatValues()
-            let scoreDiff = max(maxAbsDiff(result.matches.matchingScores0, s0), maxAbsDiff(result.matches.matchingScores1, s1))
-            #expect(agreement >= Self.matchAgreement, "\(key): \(agreement * 100) % of matches identical")
-            #expect(scoreDiff <= Self.scoreTolerance, "\(key): matching scores differ by \(scoreDiff)")
+            let result = try base.with(golden.config).matchDetailed(f0, f1)
+            let (agreement, scoreDiff) = try LightGlueFixtures.check(result, goldens: try #require(LightGlueFixtures.goldens), key: golden.key)
             worstScore = max(worstScore, scoreDiff)
             worstAgreement = min(worstAgreement, agreement)
         }
