@@ -97,7 +97,7 @@ enum LightGlueFixtures {
         let expected = ["superpoint": (256, 256, 4, 2), "disk": (128, 64, 4, 3), "aliked": (128, 64, 2, 4)]
         for (type, (input, dim, heads, layers)) in expected {
             let matcher = try LightGlueFixtures.matcher(type)
-            #expect(matcher.inputDim == input && matcher.descriptorDim == dim, "\(type)")
+            #expect(matcher.inputDim == input && matcher.width == dim, "\(type)")
             #expect(matcher.headCount == heads && matcher.layerCount == layers, "\(type)")
         }
     }

@@ -52,7 +52,7 @@ enum LightGlueRealFixtures {
         let file = try WeightConversion.loadWeights(at: LightGlueRealFixtures.weightsURL(type))
         #expect(file.metadata[WeightConversion.MetadataKey.model] == "lightglue")
         let base = try LightGlue(weights: file)
-        #expect(base.layerCount == 9 && base.descriptorDim == 256 && base.headCount == 4 && base.inputDim == 128)
+        #expect(base.layerCount == 9 && base.width == 256 && base.headCount == 4 && base.inputDim == 128)
         var worstScore: Float = 0, worstAgreement = 1.0, count = 0
         for golden in LightGlueRealFixtures.cases where golden.features == type {
             let f0 = try LightGlueRealFixtures.features(golden.features0), f1 = try LightGlueRealFixtures.features(golden.features1)

@@ -34,8 +34,8 @@ public final class LightGlue: Sendable {
     public let config: LightGlueConfig
     /// Descriptor length of the features (256 SuperPoint, 128 DISK and ALIKED).
     public let inputDim: Int
-    /// Width of the transformer (256 in the released weights).
-    public let descriptorDim: Int
+    /// Width of the transformer, the reference's `descriptor_dim` (256 in the released weights).
+    public let width: Int
     public let headCount: Int
     /// Number of transformer layers in the checkpoint (9 in the released weights).
     public var layerCount: Int { layers.count }
@@ -80,7 +80,7 @@ public final class LightGlue: Sendable {
         guard headDim > 0, dim % headDim == 0 else {
             throw LightGlueError.invalidWeights("head dimension \(headDim) (from posenc.Wr.weight) does not divide the width \(dim)")
         }
-        descriptorDim = dim
+        width = dim
         headCount = dim / headDim
         positionalFrequencies = try root.tensor("posenc.Wr.weight", frequencyShape)
         if let shape = root.shape(of: "input_proj.weight") {
@@ -114,7 +114,7 @@ public final class LightGlue: Sendable {
     private init(sharing other: LightGlue, config: LightGlueConfig) {
         self.config = config
         inputDim = other.inputDim
-        descriptorDim = other.descriptorDim
+        width = other.width
         headCount = other.headCount
         inputProjection = other.inputProjection
         positionalFrequencies = other.positionalFrequencies
@@ -195,7 +195,7 @@ public final class LightGlue: Sendable {
 
     private func forward(_ features0: Features, _ features1: Features, workspace ws: LightGlueWorkspace,
                          trace: ((String, Tensor) -> Void)?) -> LightGlueResult {
-        let dim = descriptorDim, headDim = attention.headDim
+        let dim = width, headDim = attention.headDim
         let total0 = features0.count, total1 = features1.count, total = total0 + total1
         let stride = 2 * dim
         let tokens = ws.tokens.reserve(total * stride)
@@ -354,7 +354,7 @@ public final class LightGlue: Sendable {
                            count0: Int, count1: Int, projections: UnsafeMutablePointer<Float>,
                            context: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
                            scratch: UnsafeMutablePointer<Float>, trace: ((String, Tensor) -> Void)?) {
-        let dim = descriptorDim, headDim = attention.headDim, rows = count0 + count1, stride = 2 * dim
+        let dim = width, headDim = attention.headDim, rows = count0 + count1, stride = 2 * dim
         layer.selfQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 3 * dim)
         RowParallel.forEach(rows: rows, minRowsPerWorker: 256) { range in
             for r in range {
@@ -396,7 +396,7 @@ public final class LightGlue: Sendable {
     private func crossBlock(_ layer: TransformerLayer, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                             projections: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
                             hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
-        let dim = descriptorDim, rows = count0 + count1, stride = 2 * dim
+        let dim = width, rows = count0 + count1, stride = 2 * dim
         layer.crossQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 2 * dim)
         let image0 = projections, image1 = projections + count0 * 2 * dim
         attention(query: image0, queryStride: 2 * dim, queryCount: count0,
@@ -414,7 +414,7 @@ public final class LightGlue: Sendable {
     /// log-sigmoid matchability of both keypoints.
     private func assign(layer: Int, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                         workspace ws: LightGlueWorkspace) -> UnsafeMutablePointer<Float> {
-        let dim = descriptorDim, rows = count0 + count1, stride = 2 * dim
+        let dim = width, rows = count0 + count1, stride = 2 * dim
         let assignment = assignments[layer]
         let projected = ws.projections.base  // [rows, D], reserved for 3D per row
         let scores = ws.scores.reserve(count0 * count1)
@@ -443,14 +443,14 @@ public final class LightGlue: Sendable {
 
     private func traceImages(_ name: String, _ tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                              _ trace: (String, Tensor) -> Void) {
-        let stride = 2 * descriptorDim
-        trace(name + "0", rowsTensor(tokens, rows: count0, columns: descriptorDim, stride: stride))
-        trace(name + "1", rowsTensor(tokens + count0 * stride, rows: count1, columns: descriptorDim, stride: stride))
+        let stride = 2 * width
+        trace(name + "0", rowsTensor(tokens, rows: count0, columns: width, stride: stride))
+        trace(name + "1", rowsTensor(tokens + count0 * stride, rows: count1, columns: width, stride: stride))
     }
 
     private func traceAssignment(layer: Int, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                                  workspace ws: LightGlueWorkspace, trace: (String, Tensor) -> Void) {
-        let rows = count0 + count1, stride = 2 * descriptorDim
+        let rows = count0 + count1, stride = 2 * width
         let scores = assign(layer: layer, tokens: tokens, count0: count0, count1: count1, workspace: ws)
         trace("layer\(layer).log_assignment", rowsTensor(scores, rows: count0, columns: count1, stride: count1))
         var z = [Float](repeating: 0, count: rows)
@@ -581,4 +581,10 @@ final class LightGlueWorkspace {
     let attention = ScratchBuffer()  // score blocks of the widest attention
     let scores = ScratchBuffer()  // [count0, count1]: similarity, then log assignment
     let sums = ScratchBuffer()  // [count0 + count1]: row and column log-sum-exp
+}
+
+extension LightGlue: FeatureMatcher {
+    public var name: String { "lightglue" }
+    /// The features' descriptor length (the input of the input projection).
+    public var descriptorDim: Int { inputDim }
 }
