@@ -20,6 +20,8 @@ enum LightGlueFixtures {
         let depth_confidence: Double
         let width_confidence: Double
         let filter_threshold: Double
+        /// Smallest distances of the reference's decisions to their thresholds (see the generators).
+        let margins: [String: Double]?
         var description: String { key }
 
         var config: LightGlueConfig {
@@ -33,22 +35,43 @@ enum LightGlueFixtures {
     }
 
     /// Checks a result against the goldens `<key>.*` in `file`: the same stop layer and prune
-    /// arrays; returns the fraction of identical match entries and the worst score difference.
-    static func check(_ result: LightGlueResult, goldens file: SafeTensorsFile, key: String) throws -> (agreement: Double, scoreDiff: Float) {
+    /// arrays, at least `matchAgreement` identical match entries, matching scores within
+    /// `scoreTolerance`. Returns the agreement and the worst score difference.
+    ///
+    /// `decisionNoise` (a logit distance) is for real weights, whose decisions are not kept away
+    /// from their thresholds: when the reference recorded a token-confidence or matchability
+    /// decision closer than that to its threshold, a different stop layer or pruned point is
+    /// reported but not failed, and the scores (whose neighbours then see other keypoints) are
+    /// not compared.
+    static func check(_ result: LightGlueResult, goldens file: SafeTensorsFile, golden: Case,
+                      scoreTolerance: Float = LightGlueParityTests.scoreTolerance,
+                      decisionNoise: Double = 0) throws -> (agreement: Double, scoreDiff: Float) {
+        let key = golden.key
         func ints(_ leaf: String) throws -> [Int] { try #require(file.tensors["\(key).\(leaf)"]).intValues().map { Int($0) } }
         func floats(_ leaf: String) throws -> [Float] { try #require(file.tensors["\(key).\(leaf)"]).floatValues() }
         let stop = try ints("stop")[0]
-        #expect(result.stopLayer == stop, "\(key): stop layer \(result.stopLayer), reference \(stop)")
-        #expect(result.prune0 == (try ints("prune0")), "\(key): prune0")
-        #expect(result.prune1 == (try ints("prune1")), "\(key): prune1")
+        let prune0 = try ints("prune0"), prune1 = try ints("prune1")
+        let sameDecisions = result.stopLayer == stop && result.prune0 == prune0 && result.prune1 == prune1
+        let closest = (golden.margins ?? [:]).filter { $0.key.hasPrefix("token") || $0.key.hasPrefix("matchability") }.values.min() ?? .infinity
+        let excused = !sameDecisions && closest < decisionNoise
+        if excused {
+            print("  \(key): stop/pruning differ (stop \(result.stopLayer), reference \(stop)) where the reference decided " +
+                  "\(closest) from a threshold in logit, below the noise floor \(decisionNoise); scores not compared")
+        } else {
+            #expect(result.stopLayer == stop, "\(key): stop layer \(result.stopLayer), reference \(stop)")
+            #expect(result.prune0 == prune0, "\(key): prune0")
+            #expect(result.prune1 == prune1, "\(key): prune1")
+        }
         let m0 = try ints("matches0"), m1 = try ints("matches1")
         let same = zip(result.matches.matches0 + result.matches.matches1, m0 + m1).filter { $0 == $1 }.count
         let agreement = m0.count + m1.count == 0 ? 1 : Double(same) / Double(m0.count + m1.count)
         let scoreDiff = maxAbsDiff(result.matches.matchingScores0 + result.matches.matchingScores1,
                                    try floats("matching_scores0") + floats("matching_scores1"))
         #expect(agreement >= LightGlueParityTests.matchAgreement, "\(key): \(agreement * 100) % of matches identical")
-        #expect(scoreDiff <= LightGlueParityTests.scoreTolerance, "\(key): matching scores differ by \(scoreDiff)")
-        return (agreement, scoreDiff)
+        if !excused {
+            #expect(scoreDiff <= scoreTolerance, "\(key): matching scores differ by \(scoreDiff) (tolerance \(scoreTolerance))")
+        }
+        return (agreement, excused ? 0 : scoreDiff)
     }
 
     static let goldens: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: FixtureWeights.url("lightglue/goldens.safetensors"))
@@ -142,7 +165,7 @@ enum LightGlueFixtures {
             let f0 = try LightGlueFixtures.features(golden.features0, count: golden.count0)
             let f1 = try LightGlueFixtures.features(golden.features1, count: golden.count1)
             let result = try base.with(golden.config).matchDetailed(f0, f1)
-            let (agreement, scoreDiff) = try LightGlueFixtures.check(result, goldens: try #require(LightGlueFixtures.goldens), key: golden.key)
+            let (agreement, scoreDiff) = try LightGlueFixtures.check(result, goldens: try #require(LightGlueFixtures.goldens), golden: golden)
             worstScore = max(worstScore, scoreDiff)
             worstAgreement = min(worstAgreement, agreement)
         }

@@ -46,6 +46,15 @@ enum LightGlueRealFixtures {
 }
 
 @Suite(.serialized, .enabled(if: LightGlueRealFixtures.available)) struct LightGlueRealWeightsTests {
+    /// Twice the random-weight tolerance. Nine layers of real weights at 2048 keypoints amplify
+    /// float32 rounding: on the full-depth 2048 cases the float32 reference itself is up to
+    /// 9.6e-5 from the same reference run in float64, and this implementation up to 1.0e-4 from
+    /// float64; the two float32 results differ by up to 1.4e-4 (ALIKED astronaut).
+    static let scoreTolerance: Float = 2e-4
+    /// Logit distance to a threshold below which a stop or pruning decision is float32 noise
+    /// (the real goldens record decisions as close as 4e-7).
+    static let decisionNoise = 1e-3
+
     @Test(arguments: ["aliked", "disk"])
     func matchesTheReference(type: String) throws {
         // The released .pth, converted in memory and validated against the schema.
@@ -60,14 +69,15 @@ enum LightGlueRealFixtures {
             let clock = ContinuousClock(), start = clock.now
             let result = try matcher.matchDetailed(f0, f1)
             let elapsed = clock.now - start
-            let (agreement, diff) = try LightGlueFixtures.check(result, goldens: try #require(LightGlueRealFixtures.goldens), key: golden.key)
+            let (agreement, diff) = try LightGlueFixtures.check(result, goldens: try #require(LightGlueRealFixtures.goldens), golden: golden,
+                                                                scoreTolerance: Self.scoreTolerance, decisionNoise: Self.decisionNoise)
             print("  \(golden.key): stop \(result.stopLayer), \(result.matches.count) matches, agreement \(agreement * 100) %, max score diff \(diff), \(elapsed)")
             worstScore = max(worstScore, diff)
             worstAgreement = min(worstAgreement, agreement)
             count += 1
         }
         #expect(count > 0)
-        print("LightGlue real weights \(type): \(count) cases, worst score diff \(worstScore) (tolerance \(LightGlueParityTests.scoreTolerance)), "
+        print("LightGlue real weights \(type): \(count) cases, worst score diff \(worstScore) (tolerance \(Self.scoreTolerance)), "
               + "worst agreement \(worstAgreement * 100) % (tolerance \(LightGlueParityTests.matchAgreement * 100) %)")
     }
 }

@@ -380,7 +380,8 @@ public final class LightGlue: Sendable {
             }
             trace("layer0.k0_rotated", Tensor(shape: [headCount, count0, headDim], data: q))
         }
-        for (first, count) in [(0, count0), (count0, count1)] {
+        for image in 0..<2 {  // (no array literal here: nothing is allocated per layer)
+            let first = image == 0 ? 0 : count0, count = image == 0 ? count0 : count1
             let rowsStart = projections + first * 3 * dim
             attention(query: rowsStart, queryStride: 3 * dim, queryCount: count,
                       key: rowsStart + dim, keyStride: 3 * dim, value: rowsStart + 2 * dim, valueStride: 3 * dim, keyCount: count,
@@ -560,12 +561,13 @@ private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 @inline(__always)
 private func logSigmoid(_ x: Float) -> Float { min(x, 0) - log1pf(expf(-abs(x))) }
 
+/// log(sum(exp(p))) over `count` values `stride` apart; the sum is accumulated in double.
 private func logSumExp(_ p: UnsafePointer<Float>, count: Int, stride: Int) -> Float {
     var maximum = -Float.infinity
     for k in 0..<count { maximum = max(maximum, p[k * stride]) }
-    var sum: Float = 0
-    for k in 0..<count { sum += expf(p[k * stride] - maximum) }
-    return maximum + logf(sum)
+    var sum = 0.0
+    for k in 0..<count { sum += Double(expf(p[k * stride] - maximum)) }
+    return maximum + Float(log(sum))
 }
 
 // MARK: - Workspace
