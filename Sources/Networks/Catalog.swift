@@ -8,6 +8,7 @@ extension ModelCatalog {
     public static let standard = ModelCatalog([
         SuperPoint.modelDescription,
         SuperGlue.modelDescription,
+        LightGlue.modelDescription,
     ])
 }
 

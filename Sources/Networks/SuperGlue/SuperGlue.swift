@@ -130,7 +130,8 @@ public final class SuperGlue: Sendable {
         defer { workspaces.give(workspace) }
         let scores = forward(features0, features1, workspace: workspace)
         let columns = count1 + 1
-        let matches = extractMatches(logAssignment: scores, count0: count0, count1: count1, rowStride: columns)
+        let matches = mutualMatches(logAssignment: scores, count0: count0, count1: count1, rowStride: columns,
+                                    threshold: config.matchThreshold)
         let assignment = keepLogAssignment
             ? Tensor(shape: [count0 + 1, count1 + 1], data: Array(UnsafeBufferPointer(start: scores, count: (count0 + 1) * columns)))
             : nil
@@ -239,47 +240,6 @@ public final class SuperGlue: Sendable {
                 for c in 0..<dim { row[c] = descriptors[i * dim + c] + row[c] }
             }
         }
-    }
-
-    /// Mutual best matches of the inner block, scored and thresholded as the reference does.
-    private func extractMatches(logAssignment: UnsafeMutablePointer<Float>, count0: Int, count1: Int, rowStride: Int) -> Matches {
-        var rowBest = [Int](repeating: 0, count: count0), rowMax = [Float](repeating: -.infinity, count: count0)
-        var columnBest = [Int](repeating: 0, count: count1), columnMax = [Float](repeating: -.infinity, count: count1)
-        // Strict comparisons keep the first index among equal maxima.
-        rowBest.withUnsafeMutableBufferPointer { rowBest in
-            rowMax.withUnsafeMutableBufferPointer { rowMax in
-                columnBest.withUnsafeMutableBufferPointer { columnBest in
-                    columnMax.withUnsafeMutableBufferPointer { columnMax in
-                        for i in 0..<count0 {
-                            let row = logAssignment + i * rowStride
-                            var best = 0, bestValue = row[0]
-                            for j in 0..<count1 {
-                                let value = row[j]
-                                if value > bestValue { bestValue = value; best = j }
-                                if value > columnMax[j] { columnMax[j] = value; columnBest[j] = i }
-                            }
-                            rowBest[i] = best
-                            rowMax[i] = bestValue
-                        }
-                    }
-                }
-            }
-        }
-        var result = Matches.unmatched(count0: count0, count1: count1)
-        var valid0 = [Bool](repeating: false, count: count0)
-        for i in 0..<count0 where columnBest[rowBest[i]] == i {
-            let score = expf(rowMax[i])
-            result.matchingScores0[i] = score
-            if score > config.matchThreshold {
-                valid0[i] = true
-                result.matches0[i] = rowBest[i]
-            }
-        }
-        for j in 0..<count1 where rowBest[columnBest[j]] == j {
-            result.matchingScores1[j] = result.matchingScores0[columnBest[j]]
-            if valid0[columnBest[j]] { result.matches1[j] = columnBest[j] }
-        }
-        return result
     }
 }
 
