@@ -131,3 +131,59 @@ def descriptor_rows(n, k=DESCRIPTOR_ROWS):
 def image_tensor(lg, rgb_u8):
     """LightGlue's numpy_image_to_torch on an RGB (H x W x 3) or grey (H x W) uint8 image."""
     return lg.utils.numpy_image_to_torch(rgb_u8)
+
+
+def fixture_parser(doc, weights_help, out_default):
+    """The command line shared by make_aliked_fixtures.py and make_disk_fixtures.py."""
+    import argparse
+    repo = Path(__file__).resolve().parents[2]
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--lightglue", required=True, help="cvg/LightGlue checkout (folder holding lightglue/)")
+    ap.add_argument("--weights", required=True, help=weights_help)
+    ap.add_argument("--inputs", default=str(repo / "Tests/Fixtures/detector_images/inputs.safetensors"))
+    ap.add_argument("--out", default=str(repo / out_default))
+    ap.add_argument("--only", help="run only the cases whose file name contains this")
+    return ap
+
+
+def run_extract(lg, model, image, extract_conf, capture=None):
+    """LightGlue's model.extract on a stored input; also returns the forward's (network-pixel) keypoints."""
+    import torch
+    from make_detector_inputs import rgb
+    forward_out = {}
+    real_forward = model.forward
+
+    def forward(data):  # extract() calls self.forward directly, so a module hook would not fire
+        output = real_forward(data)
+        forward_out["keypoints"] = output["keypoints"].clone()
+        return output
+
+    model.forward = forward
+    if capture:
+        capture(model)
+    x = image_tensor(lg, rgb(image))
+    with torch.no_grad():
+        feats = model.extract(x, **extract_conf)
+        net_in, scale = lg.utils.ImagePreprocessor(**{**model.preprocess_conf, **extract_conf})(x[None])
+    return feats, forward_out["keypoints"], tuple(net_in.shape[-2:]), scale
+
+
+def write_golden(path, lg, model, weights_path, model_label, image_name, image, model_conf, extract_conf):
+    """Run one case and write its golden file (keypoints, scores, descriptor subset, scale, config)."""
+    import json
+    import fixture_io
+    feats, kp_net, net_hw, scale = run_extract(lg, model, image, extract_conf)
+    kp = to_numpy(feats["keypoints"][0])
+    rows = descriptor_rows(len(kp))
+    tensors = {
+        "keypoints": kp, "keypoints_network": to_numpy(kp_net[0]),
+        "keypoint_scores": to_numpy(feats["keypoint_scores"][0]),
+        "descriptor_rows": rows, "descriptors": np.ascontiguousarray(to_numpy(feats["descriptors"][0])[rows]),
+        "scale": to_numpy(scale).astype(np.float32),
+    }
+    config = {"model": model_label, "model_conf": {**model.default_conf, **model_conf},
+              "extract_conf": {**model.preprocess_conf, **extract_conf}, "image": image_name,
+              "image_hw": list(image.shape[:2]), "network_input_hw": list(net_hw), "keypoints": len(kp),
+              "weights_sha256": sha256(weights_path), **versions()}
+    fixture_io.write_safetensors(path, tensors, {"config": json.dumps(config, sort_keys=True)})
+    print(Path(path).name, "N =", len(kp), "input", list(net_hw))

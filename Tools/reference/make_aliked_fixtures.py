@@ -29,7 +29,6 @@ aliked_n16_intermediates.safetensors holds the intermediate tensors of the n16 r
 astronaut_160x120 (see INTERMEDIATES below); maps too large to store whole are summarised by
 detector_ref.store_map (8x8 corners, per-channel sums and sums of squares).
 """
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -42,8 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detector_ref  # noqa: E402
 import fixture_io  # noqa: E402
 import make_detector_inputs  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 
 # (config, case name, image, model conf, extract conf)
 CASES = [
@@ -169,22 +166,8 @@ def np_sddh(sd, fmap, kps_norm):
 
 def run_case(lg, weights, config, image, model_conf, extract_conf, capture=None):
     model, path = detector_ref.aliked_model(lg, weights, config, **model_conf)
-    forward_out = {}
-
-    real_forward = model.forward
-
-    def forward(data):  # extract() calls self.forward directly, so a module hook would not fire
-        output = real_forward(data)
-        forward_out["keypoints"] = output["keypoints"].clone()
-        return output
-
-    model.forward = forward
-    if capture:
-        capture(model)
-    x = detector_ref.image_tensor(lg, make_detector_inputs.rgb(image))
-    with torch.no_grad():
-        feats = model.extract(x, **extract_conf)
-    return model, path, feats, forward_out["keypoints"]
+    feats, kp_net, _, _ = detector_ref.run_extract(lg, model, image, extract_conf, capture)
+    return model, path, feats, kp_net
 
 
 def intermediates(lg, weights, image):
@@ -271,13 +254,7 @@ def intermediates(lg, weights, image):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lightglue", required=True, help="cvg/LightGlue checkout (folder holding lightglue/)")
-    ap.add_argument("--weights", required=True, help="folder with aliked-*.pth")
-    ap.add_argument("--inputs", default=str(REPO / "Tests/Fixtures/detector_images/inputs.safetensors"))
-    ap.add_argument("--out", default=str(REPO / "Tests/Fixtures/aliked"))
-    ap.add_argument("--only", help="run only the cases whose file name contains this")
-    args = ap.parse_args()
+    args = detector_ref.fixture_parser(__doc__, "folder with aliked-*.pth", "Tests/Fixtures/aliked").parse_args()
     torch.set_num_threads(1)
     lg = detector_ref.import_lightglue(args.lightglue, ("utils", "aliked"))
     images = make_detector_inputs.load(args.inputs)
@@ -288,28 +265,9 @@ def main():
         fname = f"{config.replace('-', '_')}_{case}.safetensors"
         if args.only and args.only not in fname:
             continue
-        image = images[image_name]
-        model, path, feats, kp_net = run_case(lg, args.weights, config, image, model_conf, extract_conf)
-        kp = detector_ref.to_numpy(feats["keypoints"][0])
-        sc = detector_ref.to_numpy(feats["keypoint_scores"][0])
-        de = detector_ref.to_numpy(feats["descriptors"][0])
-        rows = detector_ref.descriptor_rows(len(kp))
-        h, w = image.shape[:2]
-        x = detector_ref.image_tensor(lg, make_detector_inputs.rgb(image))
-        pre = lg.utils.ImagePreprocessor(**{**model.preprocess_conf, **extract_conf})
-        with torch.no_grad():
-            net_in, scale = pre(x[None])
-        tensors = {
-            "keypoints": kp, "keypoints_network": detector_ref.to_numpy(kp_net[0]), "keypoint_scores": sc,
-            "descriptor_rows": rows, "descriptors": np.ascontiguousarray(de[rows]),
-            "scale": detector_ref.to_numpy(scale).astype(np.float32),
-        }
-        config_json = {"model": config, "model_conf": {**model.default_conf, **model_conf},
-                       "extract_conf": {**model.preprocess_conf, **extract_conf}, "image": image_name,
-                       "image_hw": [h, w], "network_input_hw": list(net_in.shape[-2:]), "keypoints": len(kp),
-                       "weights_sha256": detector_ref.sha256(path), **detector_ref.versions()}
-        fixture_io.write_safetensors(out_dir / fname, tensors, {"config": json.dumps(config_json, sort_keys=True)})
-        print(fname, "N =", len(kp), "input", config_json["network_input_hw"])
+        model, path = detector_ref.aliked_model(lg, args.weights, config, **model_conf)
+        detector_ref.write_golden(out_dir / fname, lg, model, path, config, image_name, images[image_name],
+                                  model_conf, extract_conf)
 
     if not args.only or "intermediates" in args.only:
         store, meta = intermediates(lg, args.weights, images["astronaut_160x120"])

@@ -19,7 +19,6 @@ descriptors [R,128], scale [2], and metadata `config`.
 disk_intermediates.safetensors: the run on astronaut_160x120 (zero-padded to 160x128 at the
 bottom), see INTERMEDIATES.
 """
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -31,8 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import detector_ref  # noqa: E402
 import fixture_io  # noqa: E402
 import make_detector_inputs  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
 
 # (case name, image, model conf, extract conf)
 CASES = [
@@ -61,21 +58,8 @@ INTERMEDIATES = """
 
 def run_case(lg, weights, image, model_conf, extract_conf, capture=None):
     model, path = detector_ref.disk_model(lg, weights, **model_conf)
-    forward_out = {}
-    real_forward = model.forward
-
-    def forward(data):  # extract() calls self.forward directly
-        output = real_forward(data)
-        forward_out["keypoints"] = output["keypoints"].clone()
-        return output
-
-    model.forward = forward
-    if capture:
-        capture(model)
-    x = detector_ref.image_tensor(lg, make_detector_inputs.rgb(image))
-    with torch.no_grad():
-        feats = model.extract(x, **extract_conf)
-    return model, path, feats, forward_out["keypoints"]
+    feats, kp_net, _, _ = detector_ref.run_extract(lg, model, image, extract_conf, capture)
+    return model, path, feats, kp_net
 
 
 def np_strict_nms(s, window=5):
@@ -146,13 +130,7 @@ def intermediates(lg, weights, image):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lightglue", required=True, help="cvg/LightGlue checkout (folder holding lightglue/)")
-    ap.add_argument("--weights", required=True, help="folder with disk-depth-save.pth")
-    ap.add_argument("--inputs", default=str(REPO / "Tests/Fixtures/detector_images/inputs.safetensors"))
-    ap.add_argument("--out", default=str(REPO / "Tests/Fixtures/disk"))
-    ap.add_argument("--only", help="run only the cases whose file name contains this")
-    args = ap.parse_args()
+    args = detector_ref.fixture_parser(__doc__, "folder with disk-depth-save.pth", "Tests/Fixtures/disk").parse_args()
     torch.set_num_threads(1)
     lg = detector_ref.import_lightglue(args.lightglue, ("utils", "disk"))
     images = make_detector_inputs.load(args.inputs)
@@ -163,26 +141,9 @@ def main():
         fname = f"disk_{case}.safetensors"
         if args.only and args.only not in fname:
             continue
-        image = images[image_name]
-        model, path, feats, kp_net = run_case(lg, args.weights, image, model_conf, extract_conf)
-        kp = detector_ref.to_numpy(feats["keypoints"][0])
-        de = detector_ref.to_numpy(feats["descriptors"][0])
-        rows = detector_ref.descriptor_rows(len(kp))
-        x = detector_ref.image_tensor(lg, make_detector_inputs.rgb(image))
-        with torch.no_grad():
-            net_in, scale = lg.utils.ImagePreprocessor(**{**model.preprocess_conf, **extract_conf})(x[None])
-        tensors = {
-            "keypoints": kp, "keypoints_network": detector_ref.to_numpy(kp_net[0]),
-            "keypoint_scores": detector_ref.to_numpy(feats["keypoint_scores"][0]),
-            "descriptor_rows": rows, "descriptors": np.ascontiguousarray(de[rows]),
-            "scale": detector_ref.to_numpy(scale).astype(np.float32),
-        }
-        config_json = {"model": "disk-depth", "model_conf": {**model.default_conf, **model_conf},
-                       "extract_conf": {**model.preprocess_conf, **extract_conf}, "image": image_name,
-                       "image_hw": list(image.shape[:2]), "network_input_hw": list(net_in.shape[-2:]),
-                       "keypoints": len(kp), "weights_sha256": detector_ref.sha256(path), **detector_ref.versions()}
-        fixture_io.write_safetensors(out_dir / fname, tensors, {"config": json.dumps(config_json, sort_keys=True)})
-        print(fname, "N =", len(kp), "input", config_json["network_input_hw"])
+        model, path = detector_ref.disk_model(lg, args.weights, **model_conf)
+        detector_ref.write_golden(out_dir / fname, lg, model, path, "disk-depth", image_name, images[image_name],
+                                  model_conf, extract_conf)
 
     if not args.only or "intermediates" in args.only:
         store, meta = intermediates(lg, args.weights, images["astronaut_160x120"])
