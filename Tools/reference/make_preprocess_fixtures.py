@@ -16,10 +16,15 @@ Writes preprocess_golden.safetensors. For each case NAME:
                  input is `base/NAME` repeated `repeat` times along both axes (np.repeat, nearest)
   scale/NAME     float32 [2]  (w'/w, h'/h) as ImagePreprocessor returns it
   output/NAME    float32 C x H' x W' when small; large outputs are summarised instead:
-                 output/NAME:rows (every 64th row, rows 0, 64, ...), output/NAME:tl, output/NAME:br
+                 output/NAME:rows (every 128th row: rows 0, 128, ...), output/NAME:tl, output/NAME:br
                  (C x 16 x 16 corners), output/NAME:sum, output/NAME:sumsq (float64 per channel)
   blur/NAME      float32 C x H x W  the Gaussian-blurred input (only for some antialiased cases)
   kernel_y/NAME, kernel_x/NAME  float32 [k]  kornia's 1-D Gaussian taps (antialiased cases)
+Also writes decode_rgb_golden.safetensors: `rgb/<file>` uint8 H x W x 3, LightGlue's read_image
+(cv2.imread(file, IMREAD_COLOR), BGR -> RGB) for the committed Tests/Fixtures/images files in
+DECODE_FILES: chroma subsampling, progressive, CMYK, grey JPEG and PNG, alpha, palette with
+tRNS, 16-bit, EXIF orientations.
+
 The metadata holds, per case, JSON with the output size, sigmas, kernel sizes and whether
 antialiasing ran, plus the independent numpy float32 re-implementation's max difference.
 """
@@ -38,7 +43,7 @@ import detector_ref  # noqa: E402
 import fixture_io  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-ROW_STRIDE = 64
+ROW_STRIDE = 128
 LARGE = 200_000  # outputs with more values than this are summarised
 
 
@@ -128,18 +133,34 @@ def cases(wheel):
     rocket128 = np.ascontiguousarray(cv2.resize(chelsea, (128, 93), interpolation=cv2.INTER_AREA))
     # name: (input, target size, repeat factor for the large inputs, store the blurred image)
     return {
-        "rgb_200x133_to_64": (chelsea, 64, 1, True),           # factor 3.1: sigma 1.06, k 5
-        "rgb_200x133_to_25": (chelsea, 25, 1, False),          # factor 8: sigma 3.5, k 15
+        "rgb_200x133_to_64": (chelsea, 64, 1, False),          # factor 3.1: sigma 1.06, k 5
+        "rgb_120x80_to_15": (np.ascontiguousarray(chelsea[30:110, 40:160]), 15, 1, False),  # factor 8: sigma 3.5, k 15
         "grey_200x133_to_90": (grey, 90, 1, False),            # one channel
         "rgb_160x107_to_250": (rocket, 250, 1, False),         # upscaling: no blur
         "rgb_125x55_to_100": (chelsea[40:95, 30:155], 100, 1, False),   # height 43, not 44: int(100 / (125/55))
         "rgb_61x97_to_40": (np.ascontiguousarray(chelsea[10:107, 60:121]), 40, 1, False),  # portrait
-        "rgb_64x64_to_48": (np.ascontiguousarray(chelsea[20:84, 50:114]), 48, 1, False),   # square
+        "rgb_64x64_to_48": (np.ascontiguousarray(chelsea[20:84, 50:114]), 48, 1, True),    # square
         "tiny_7x7_to_32": (tiny, 32, 1, False),                # tiny, upscaling
         "tiny_9x2_to_6": (np.ascontiguousarray(chelsea[60:62, 70:79]), 6, 1, True),  # 1 x 6 output, reflect pad on 2 rows
         "rgb_128x93_to_1024": (rocket128, 1024, 1, False),     # realistic upscale; height 743, not 744
         "rgb_3600x2394_to_1024": (chelsea, 1024, 18, False),   # realistic downscale: factor 3.5, k 5
     }
+
+
+DECODE_FILES = [
+    "chelsea_baseline.jpg", "chelsea_progressive.jpg", "coffee_444.jpg", "chelsea_cmyk.jpg", "synthetic_97x61.jpg",
+    "chelsea_rgba.png", "chelsea_palette_trns.png", "chelsea_rgb16.png", "coffee_gray.png", "coffee_gray_alpha16.png",
+    "tiny_1x1.jpg", "tiny_7x7.png", "exif_orientation_6.png",
+] + [f"exif_orientation_{i}.jpg" for i in range(1, 9)]
+
+
+def decode_goldens(lg):
+    tensors = {}
+    for name in DECODE_FILES:
+        rgb = lg.utils.read_image(REPO / "Tests/Fixtures/images" / name)
+        assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.dtype == np.uint8, name
+        tensors[f"rgb/{name}"] = np.ascontiguousarray(rgb)
+    return tensors
 
 
 def main():
@@ -205,6 +226,8 @@ def main():
         print(name, info)
     meta["numpy_reimplementation_worst_max_abs_diff"] = repr(worst)
     fixture_io.write_safetensors(out_dir / "preprocess_golden.safetensors", tensors, meta)
+    fixture_io.write_safetensors(out_dir / "decode_rgb_golden.safetensors", decode_goldens(lg),
+                                 {"generator": "Tools/reference/make_preprocess_fixtures.py", "cv2": cv2.__version__})
     print("worst numpy re-implementation difference", worst)
 
 
