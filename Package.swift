@@ -71,7 +71,7 @@ let package = Package(
             dependencies: ["Networks", "Checkpoints", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/convert-weights"
         ),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Checkpoints"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Checkpoints", "Tensors", "Networks"]),
