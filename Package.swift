@@ -75,7 +75,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Checkpoints", "Tensors", "Networks"]),
-        .testTarget(name: "NetworksTests", dependencies: ["Networks", "Checkpoints", "Tensors"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Networks", "Checkpoints", "Tensors", "ImageIO"]),
         // Test-only: drives the ranking job with a fake engine in a separate process (kill -9 tests).
         .executableTarget(name: "RankTestWorker", dependencies: ["SuperGlueRanking", "CLISupport"], path: "Tests/RankTestWorker"),
         .testTarget(name: "SuperGlueKitTests", dependencies: [

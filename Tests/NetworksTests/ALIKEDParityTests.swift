@@ -4,6 +4,7 @@
 import Foundation
 import Testing
 import Checkpoints
+import ImageIO
 @testable import Networks
 import Tensors
 
@@ -127,7 +128,7 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
     static let cases = [
         "aliked_n16_astronaut_160x120", "aliked_n16_coffee_320x240", "aliked_n16_chelsea_250x166",
         "aliked_n16_coffee_gray_200x133", "aliked_n16_tiny_7x7", "aliked_n16_coffee_320x240_max100",
-        "aliked_n16_chelsea_250x166_top200",
+        "aliked_n16_chelsea_250x166_top200", "aliked_n16_chelsea_250x166_resize1024", "aliked_n16_coffee_320x240_resize256",
         "aliked_t16_astronaut_160x120", "aliked_t16_chelsea_250x166", "aliked_n16rot_astronaut_160x120",
         "aliked_n16rot_chelsea_250x166", "aliked_n32_astronaut_160x120", "aliked_n32_chelsea_250x166",
     ]
@@ -142,7 +143,6 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
         let golden = try DetectorFixtures.file("aliked/\(name).safetensors")
         let options = try DetectorFixtures.config(golden)
         let extract = options["extract_conf"] as? [String: Any] ?? [:]
-        try #require(extract["resize"] is NSNull, "\(name): resized cases need the LightGlue preprocessing")
         let conf = options["model_conf"] as? [String: Any] ?? [:]
         guard let variant = ALIKEDVariant(rawValue: options["model"] as? String ?? "") else {
             throw ALIKEDError.invalidConfig("unknown model in \(name)")
@@ -156,9 +156,20 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
             return
         }
         let input = try DetectorFixtures.image(options["image"] as? String ?? "")
-        let features = try aliked(image: input.pixels, width: input.width, height: input.height, channels: input.channels)
-        // extract() maps to original pixels with scale (1, 1) here: (k + 0.5) / 1 - 0.5.
-        let mapped = features.keypoints.map { ($0 + 0.5) / 1 - 0.5 }
+        var network = (pixels: input.pixels, width: input.width, height: input.height, scale: (x: Float(1), y: Float(1)))
+        if let side = extract["resize"] as? Int {
+            // LightGlue's ImagePreprocessor: kornia's antialiased resize to the longest side.
+            let resized = try AntialiasedResize.resize(input.pixels, width: input.width, height: input.height,
+                                                       channels: input.channels, longSide: side)
+            network = (resized.pixels, resized.width, resized.height, resized.scale)
+            let scale = try golden.floats("scale")
+            #expect(scale == [network.scale.x, network.scale.y], "\(name): scale")
+        }
+        let features = try aliked(image: network.pixels, width: network.width, height: network.height, channels: input.channels)
+        // extract(): back to original pixels, (k + 0.5) / scale - 0.5 (scale (1, 1) without a resize).
+        let mapped = features.keypoints.enumerated().map {
+            AntialiasedResize.originalCoordinate($0.element, scale: $0.offset % 2 == 0 ? network.scale.x : network.scale.y)
+        }
         try compareWithGolden(features, golden: golden, keypoints: mapped, label: "ALIKED \(name)",
                               pixelTolerance: 1e-3, valueTolerance: 1e-4)
     }
