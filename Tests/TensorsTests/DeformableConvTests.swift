@@ -113,7 +113,7 @@ func nhwc(_ chw: [Float], channels: Int, height: Int, width: Int) -> [Float] {
         let input = try tensor("input"), offset = try tensor("offset"), weight = try tensor("weight"), output = try tensor("output")
         let (cin, h, w) = (input.shape[0], input.shape[1], input.shape[2])
         let cout = weight.shape[0]
-        let bias = try file.tensors["\(name)/bias"].map { $0.floatValues() } ?? [Float](repeating: 0, count: cout)
+        let bias = file.tensors["\(name)/bias"].map { $0.floatValues() } ?? [Float](repeating: 0, count: cout)
         let conv = Conv2D(outChannels: cout, inChannels: cin, kernelSize: 3, weightsOIHW: weight.floatValues(), bias: bias)
         let x = nhwc(input.floatValues(), channels: cin, height: h, width: w)
         let off = nhwc(offset.floatValues(), channels: 18, height: h, width: w)

@@ -35,7 +35,7 @@ extension ALIKED {
         // Backbone.
         var x1 = convolve(block1.0, padded, height: hp, width: wp)
         selu(&x1)
-        x1 = convolve(block1.1, x1, height: hp, width: wp)
+        x1 = block1.1(x1, height: hp, width: wp)
         selu(&x1)
         trace?("block1", x1, [hp, wp, d.c1])
         let x2 = block2(averagePool(x1, height: hp, width: wp, channels: d.c1, k: 2), height: hp / 2, width: wp / 2)
@@ -72,31 +72,37 @@ extension ALIKED {
             trace("feature_map", featureMap, [height, width, d.dim])
         }
 
-        // Score head on the padded map; its first 1x1 conv reads x1234 in bands of rows.
+        // Score head on the padded map. Its first layer is a 1x1 conv of x1234 = [a1, up(a2), up(a3),
+        // up(a4)]; both are linear, so it is the sum of each level's share of the weights applied
+        // at the level's own resolution, then upsampled: 8 channels upsampled instead of dim/4.
         var s0 = [Float](repeating: 0, count: hp * wp * 8)
-        let bandRows = max(1, min(hp, 8192 / wp))
-        var rowsBuffer = [Float](repeating: 0, count: bandRows * wp * d.dim)
-        var y0 = 0
-        while y0 < hp {
-            let rows = y0..<min(y0 + bandRows, hp)
-            rowsBuffer.withUnsafeMutableBufferPointer { buf in
-                for (i, y) in rows.enumerated() {
-                    for x in 0..<wp { features.concatenated(y: y, x: x, into: buf.baseAddress! + (i * wp + x) * d.dim) }
-                }
-                s0.withUnsafeMutableBufferPointer { out in
-                    scoreHead.0.apply(input: MapRows(base: UnsafePointer(buf.baseAddress!), firstRow: rows.lowerBound, validRows: rows),
-                                      width: wp, rows: rows, output: out.baseAddress! + rows.lowerBound * wp * 8,
-                                      relu: false, scratch: nil)
+        for (i, scale) in [1, 2, 8, 32].enumerated() {
+            let (lh, lw) = (hp / scale, wp / scale)
+            let part = convolve(scoreProjection[i], levels[i], height: lh, width: lw)
+            if scale == 1 {
+                for j in s0.indices { s0[j] += part[j] }
+                continue
+            }
+            let up = AlignedUpsampler(inHeight: lh, inWidth: lw, outHeight: hp, outWidth: wp, channels: 8)
+            part.withUnsafeBufferPointer { src in
+                s0.withUnsafeMutableBufferPointer { dst in
+                    var value = [Float](repeating: 0, count: 8)
+                    for y in 0..<hp {
+                        for x in 0..<wp {
+                            value.withUnsafeMutableBufferPointer { up.sample(src.baseAddress!, y: y, x: x, into: $0.baseAddress!) }
+                            let o = dst.baseAddress! + (y * wp + x) * 8
+                            for k in 0..<8 { o[k] += value[k] }
+                        }
+                    }
                 }
             }
-            y0 = rows.upperBound
         }
         selu(&s0)
-        var s1 = convolve(scoreHead.1, s0, height: hp, width: wp)
+        var s1 = convolve(scoreHead.0, s0, height: hp, width: wp)
         selu(&s1)
-        var s2 = convolve(scoreHead.2, s1, height: hp, width: wp)
+        var s2 = convolve(scoreHead.1, s1, height: hp, width: wp)
         selu(&s2)
-        let logits = convolve(scoreHead.3, s2, height: hp, width: wp)
+        let logits = convolve(scoreHead.2, s2, height: hp, width: wp)
         trace?("score_logits", logits, [hp, wp, 1])
         var scoreMap = [Float](repeating: 0, count: height * width)
         for y in 0..<height {
