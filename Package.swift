@@ -70,10 +70,11 @@ let package = Package(
             dependencies: ["Networks", "Checkpoints", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Tools/convert-weights"
         ),
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Checkpoints"]),
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Checkpoints", "Tensors", "Networks"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Networks", "Checkpoints", "Tensors", "ImageIO"]),
         // Test-only: drives the ranking job with a fake engine in a separate process (kill -9 tests).
         .executableTarget(name: "RankTestWorker", dependencies: ["SuperGlueRanking", "CLISupport"], path: "Tests/RankTestWorker"),
         .testTarget(name: "SuperGlueKitTests", dependencies: [

@@ -121,6 +121,30 @@ public func l2NormalizeRows(_ data: UnsafeMutablePointer<Float>, rows: Int, dim:
     }
 }
 
+/// torch.selu in place: `scale * x` above 0, `scale * alpha * (exp(x) - 1)` at or below, eight
+/// lanes at a time with ``vectorExp(_:)`` (absolute error about 1e-7 near 0, where exp(x) - 1
+/// cancels), split over the workers for large maps.
+public func seluInPlace(_ data: UnsafeMutablePointer<Float>, count: Int) {
+    let scale: Float = 1.0507009873554804934193349852946, negative: Float = 1.6732632423543772848170429916717 * scale
+    func run(_ range: Range<Int>) {
+        var i = range.lowerBound
+        let s = FloatVector(repeating: scale), n = FloatVector(repeating: negative), one = FloatVector(repeating: 1)
+        while i + 8 <= range.upperBound {
+            let x = loadVector(data + i)
+            let below = (vectorExp(x) - one) * n
+            storeVector((x * s).replacing(with: below, where: x .<= 0), data + i)
+            i += 8
+        }
+        while i < range.upperBound {
+            let x = data[i]
+            data[i] = x > 0 ? x * scale : (expf(x) - 1) * negative
+            i += 1
+        }
+    }
+    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
+    Parallel.forEachChunk(chunks) { chunk, _ in run(Parallel.range(chunk, of: chunks, count: count)) }
+}
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

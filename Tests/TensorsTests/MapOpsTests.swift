@@ -71,4 +71,18 @@ import Testing
                         5, 5, 5, 2,
                         5, 5, 5, 0])
     }
+
+    @Test func seluMatchesTheDefinition() {
+        // Lanes and a scalar tail, both signs, zero, large magnitudes.
+        var values: [Float] = (0..<203).map { Float($0 - 101) * 0.173 } + [0, -0.0, 1e-6, -1e-6, -90, 50]
+        let expected = values.map { x -> Double in
+            let v = Double(x)
+            return 1.0507009873554804934193349852946 * (v > 0 ? v : 1.6732632423543772848170429916717 * Foundation.expm1(v))
+        }
+        values.withUnsafeMutableBufferPointer { seluInPlace($0.baseAddress!, count: $0.count) }
+        var worst = 0.0
+        for (v, e) in zip(values, expected) { worst = max(worst, abs(Double(v) - e) / max(1, abs(e))) }
+        print("seluInPlace max error \(worst)")
+        #expect(worst < 5e-7)
+    }
 }
