@@ -22,9 +22,12 @@ public enum OfficialWeights {
         }
 
         /// `superpoint_v1.safetensors` for `superpoint_v1.pth`.
-        public var convertedName: String {
-            (name.hasSuffix(".pth") ? String(name.dropLast(4)) : name) + ".safetensors"
-        }
+        public var convertedName: String { OfficialWeights.convertedName(of: name) }
+    }
+
+    /// `superpoint_v1.safetensors` for `superpoint_v1.pth`.
+    public static func convertedName(of pthName: String) -> String {
+        (pthName.hasSuffix(".pth") ? String(pthName.dropLast(4)) : pthName) + ".safetensors"
     }
 
     public static let repository = "https://github.com/magicleap/SuperGluePretrainedNetwork"

@@ -18,6 +18,13 @@ extension LightGlue {
     /// Metadata key of converted files recording the layer count.
     public static let layersMetadataKey = "lightglue_layers"
 
+    /// The released weight file for features of the detector named `features` (`superpoint`,
+    /// `disk`, `aliked`; a variant suffix such as `aliked-n16` is dropped):
+    /// `<features>_lightglue.pth`, as the v0.1_arxiv release names them.
+    public static func weightsFileName(features: String) -> String {
+        "\(features.split(separator: "-").first.map(String.init) ?? features)_lightglue.pth"
+    }
+
     /// How a checkpoint names the transformer layers.
     public enum NameLayout: String, Sendable {
         /// `self_attn.I.*`, `cross_attn.I.*` (with the unused `log_assignment.I.r`, optional).
