@@ -147,3 +147,38 @@ enum LightGlueCLIFixtures {
         }
     }
 }
+
+/// `convert-weights download` model selection (the download itself is tested against a local
+/// server in CheckpointsTests' DownloadTests).
+@Suite struct ConvertWeightsDownloadCLITests {
+    static func run(_ arguments: [String], in folder: URL) throws -> RankCLI.Result {
+        let process = Process()
+        process.executableURL = try RankCLI.binary().deletingLastPathComponent().appendingPathComponent("convert-weights")
+        process.arguments = arguments
+        process.currentDirectoryURL = folder
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile(), stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return RankCLI.Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                              stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func modelSelection() throws {
+        let folder = try CLIFixtures.temporaryFolder("cw-download")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let help = try Self.run(["download", "--help"], in: folder)
+        #expect(help.status == 0 && help.stdout.contains("--model"), "\(help.stderr)")
+        #expect(help.stdout.replacingOccurrences(of: "\n", with: " ").contains("lightglue"), "\(help.stdout)")
+        // A usage error: ArgumentParser's exit status (EX_USAGE); unlike superglue, convert-weights keeps it.
+        let bogus = try Self.run(["download", "--model", "sift", "--output-dir", folder.appendingPathComponent("w").path], in: folder)
+        #expect(bogus.status == 64 && bogus.stderr.contains("sift"), "\(bogus.stderr)")
+        // LightGlue's files from an unreachable mirror: the first one fails and nothing is written.
+        let output = folder.appendingPathComponent("w")
+        let unreachable = try Self.run(["download", "--model", "lightglue", "--base-url", "http://127.0.0.1:9/", "--output-dir", output.path], in: folder)
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("superpoint_lightglue.pth"), "\(unreachable.stdout) \(unreachable.stderr)")
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: output.path)) ?? []).isEmpty)
+    }
+}
