@@ -175,6 +175,12 @@ enum LightGlueCLIFixtures {
         // A usage error: ArgumentParser's exit status (EX_USAGE); unlike superglue, convert-weights keeps it.
         let bogus = try Self.run(["download", "--model", "sift", "--output-dir", folder.appendingPathComponent("w").path], in: folder)
         #expect(bogus.status == 64 && bogus.stderr.contains("sift"), "\(bogus.stderr)")
+        let badFile = try Self.run(["download", "--file", "sift_lightglue.pth", "--output-dir", folder.appendingPathComponent("w").path], in: folder)
+        #expect(badFile.status == 64 && badFile.stderr.contains("sift_lightglue.pth"), "\(badFile.stderr)")
+        // One file by name, from an unreachable mirror: only that file is tried.
+        let one = try Self.run(["download", "--file", "disk_lightglue.pth", "--base-url", "http://127.0.0.1:9/",
+                                "--output-dir", folder.appendingPathComponent("w").path], in: folder)
+        #expect(one.status == 1 && one.stdout.contains("fetching disk_lightglue.pth") && !one.stdout.contains("superpoint"), "\(one.stdout) \(one.stderr)")
         // LightGlue's files from an unreachable mirror: the first one fails and nothing is written.
         let output = folder.appendingPathComponent("w")
         let unreachable = try Self.run(["download", "--model", "lightglue", "--base-url", "http://127.0.0.1:9/", "--output-dir", output.path], in: folder)

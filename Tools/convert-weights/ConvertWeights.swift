@@ -75,16 +75,23 @@ struct Download: AsyncParsableCommand {
             help: ArgumentHelp("Download the official files of this model (repeatable; \(ModelCatalog.standard.models.filter { !$0.files.isEmpty }.map(\.kind.rawValue).joined(separator: ", ")), or all). Default: \(defaultModels.map(\.rawValue).joined(separator: " and ")).", valueName: "kind"))
     var models: [String] = []
 
-    /// The files `--model` selects, in catalog order.
+    @Option(name: .customLong("file"),
+            help: ArgumentHelp("Download this official file only (repeatable, e.g. disk_lightglue.pth); combines with --model.", valueName: "name"))
+    var files: [String] = []
+
+    /// The files `--model` and `--file` select, in catalog order.
     func selection() throws -> [OfficialWeights.File] {
         let all = ModelCatalog.standard.files
         if models.contains("all") { return all }
-        let kinds = models.isEmpty ? Self.defaultModels.map(\.rawValue) : models
+        for name in files where !all.contains(where: { $0.name == name }) {
+            throw ValidationError("--file \(name): not an official file; choose from \(all.map(\.name).joined(separator: ", "))")
+        }
+        let kinds = models.isEmpty && files.isEmpty ? Self.defaultModels.map(\.rawValue) : models
         for kind in kinds where !all.contains(where: { $0.model.rawValue == kind }) {
             let known = ModelCatalog.standard.models.filter { !$0.files.isEmpty }.map(\.kind.rawValue) + ["all"]
             throw ValidationError("--model \(kind): no official files; choose from \(known.joined(separator: ", "))")
         }
-        return all.filter { kinds.contains($0.model.rawValue) }
+        return all.filter { kinds.contains($0.model.rawValue) || files.contains($0.name) }
     }
 
     func validate() throws { _ = try selection() }
