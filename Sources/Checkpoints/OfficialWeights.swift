@@ -1,30 +1,94 @@
-// Fetching the official Magic Leap weight files, pinned by commit and by git blob id, so what is
-// converted is byte-for-byte the file the reference implementation loads.
+// Fetching official weight files, each from its own pinned URL and verified before it is written,
+// so what is converted is byte-for-byte the file the reference implementation loads: the Magic
+// Leap files by git blob id at a pinned commit, release assets (LightGlue) by SHA-256.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
 
-/// Fetching official pretrained weight files, pinned by git blob id. Which files exist is each
-/// network's knowledge (its ``ModelDescription/files``); this type only fetches and verifies.
+/// Fetching official pretrained weight files, each pinned by a git blob id or a SHA-256. Which
+/// files exist is each network's knowledge (its ``ModelDescription/files``); this type only
+/// fetches and verifies.
 public enum OfficialWeights {
-    /// One weight file of magicleap/SuperGluePretrainedNetwork.
+    /// One official weight file: where it is published and the digest it must have.
     public struct File: Sendable, Equatable {
-        public var name: String
-        /// `git hash-object` id of the file at ``commit``.
-        public var gitBlobID: String
-        public var model: ModelKind
+        /// What the downloaded bytes must hash to.
+        public enum Pin: Sendable, Equatable, CustomStringConvertible {
+            /// `git hash-object` id (40 hex digits): files of a git repository at a pinned commit.
+            case gitBlobID(String)
+            /// SHA-256 of the file (64 lowercase hex digits): release assets.
+            case sha256(String)
 
-        public init(name: String, gitBlobID: String, model: ModelKind) {
-            self.name = name
-            self.gitBlobID = gitBlobID
-            self.model = model
+            /// The same kind of digest computed over `data`.
+            public func digest<C: Collection>(of data: C) -> String where C.Element == UInt8 {
+                switch self {
+                case .gitBlobID: return GitBlobID.of(data)
+                case .sha256: return SHA256.hash(data).hex
+                }
+            }
+
+            public func matches<C: Collection>(_ data: C) -> Bool where C.Element == UInt8 {
+                switch self {
+                case let .gitBlobID(id), let .sha256(id): return digest(of: data) == id
+                }
+            }
+
+            public var value: String {
+                switch self {
+                case let .gitBlobID(id), let .sha256(id): return id
+                }
+            }
+
+            /// `git blob <id>` or `SHA-256 <hex>`.
+            public var description: String {
+                switch self {
+                case let .gitBlobID(id): return "git blob id \(id)"
+                case let .sha256(hex): return "SHA-256 \(hex)"
+                }
+            }
         }
+
+        public var name: String
+        public var pin: Pin
+        public var model: ModelKind
+        /// URL prefix the name is appended to (ends with `/`): the file's official location.
+        public var baseURL: String
+
+        /// A file of magicleap/SuperGluePretrainedNetwork's models/weights/ at ``OfficialWeights/commit``.
+        public init(name: String, gitBlobID: String, model: ModelKind) {
+            self.init(name: name, pin: .gitBlobID(gitBlobID), model: model, baseURL: OfficialWeights.defaultBaseURL)
+        }
+
+        /// A file published at `baseURL + name`.
+        public init(name: String, pin: Pin, model: ModelKind, baseURL: String) {
+            self.name = name
+            self.pin = pin
+            self.model = model
+            self.baseURL = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
+        }
+
+        /// The pinned git blob id, for files pinned that way.
+        public var gitBlobID: String? {
+            if case let .gitBlobID(id) = pin { return id }
+            return nil
+        }
+
+        /// The pinned SHA-256, for files pinned that way.
+        public var sha256: String? {
+            if case let .sha256(hex) = pin { return hex }
+            return nil
+        }
+
+        /// The official URL: ``baseURL`` followed by ``name``.
+        public var url: String { baseURL + name }
 
         /// `superpoint_v1.safetensors` for `superpoint_v1.pth`.
-        public var convertedName: String {
-            (name.hasSuffix(".pth") ? String(name.dropLast(4)) : name) + ".safetensors"
-        }
+        public var convertedName: String { OfficialWeights.convertedName(of: name) }
+    }
+
+    /// `superpoint_v1.safetensors` for `superpoint_v1.pth`.
+    public static func convertedName(of pthName: String) -> String {
+        (pthName.hasSuffix(".pth") ? String(pthName.dropLast(4)) : pthName) + ".safetensors"
     }
 
     public static let repository = "https://github.com/magicleap/SuperGluePretrainedNetwork"
@@ -34,31 +98,48 @@ public enum OfficialWeights {
     /// Raw-file URL prefix of models/weights/ at ``commit``.
     public static let defaultBaseURL = "https://raw.githubusercontent.com/magicleap/SuperGluePretrainedNetwork/\(commit)/models/weights/"
 
-    /// Environment variable that replaces ``defaultBaseURL`` (a mirror, or a local test server).
+    /// Environment variable that replaces every file's own base URL (a mirror holding all the
+    /// files side by side, or a local test server).
     public static let baseURLEnvironmentVariable = "SUPERGLUE_WEIGHTS_BASE_URL"
 
-    /// The base URL to use: `explicit`, else the environment variable, else the default.
+    /// The base URL to use: `explicit`, else the environment variable, else the Magic Leap default.
     public static func baseURL(explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL {
-        var text = explicit ?? environment[baseURLEnvironmentVariable] ?? defaultBaseURL
-        if !text.hasSuffix("/") { text += "/" }
+        try httpURL(explicit ?? environment[baseURLEnvironmentVariable] ?? defaultBaseURL)
+    }
+
+    /// The base URL that replaces every file's own: `explicit`, else the environment variable,
+    /// else nil (each file comes from its ``File/url``).
+    public static func baseURLOverride(explicit: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> URL? {
+        try (explicit ?? environment[baseURLEnvironmentVariable]).map(httpURL)
+    }
+
+    private static func httpURL(_ string: String) throws -> URL {
+        let text = string.hasSuffix("/") ? string : string + "/"
         guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme) else {
             throw DownloadError("'\(text)' is not an http(s) URL")
         }
         return url
     }
 
-    /// Downloads `file` from `baseURL` into `directory` unless a copy with the right blob id is
-    /// already there. The bytes are checked against the pinned blob id before they are written,
+    /// Downloads `file` into `directory` unless a copy matching its pin is already there, from
+    /// `baseURL` + its name when a base URL is given (a mirror), else from its own ``File/url``.
+    /// The bytes are checked against the pin (git blob id or SHA-256) before they are written,
     /// written to a temporary name and renamed, so a failed or mismatching download never leaves
     /// a file under the final name.
     /// - Returns: the path of the verified file.
     @discardableResult
-    public static func download(_ file: File, from baseURL: URL, into directory: URL, session: URLSession = .shared) async throws -> URL {
+    public static func download(_ file: File, from baseURL: URL? = nil, into directory: URL, session: URLSession = .shared) async throws -> URL {
         let destination = directory.appendingPathComponent(file.name)
-        if let existing = try? Data(contentsOf: destination, options: .mappedIfSafe), GitBlobID.of(existing) == file.gitBlobID {
+        if let existing = try? Data(contentsOf: destination, options: .mappedIfSafe), file.pin.matches(existing) {
             return destination
         }
-        let source = baseURL.appendingPathComponent(file.name)
+        let source: URL
+        if let baseURL {
+            source = baseURL.appendingPathComponent(file.name)
+        } else {
+            guard let url = URL(string: file.url) else { throw DownloadError("\(file.name): '\(file.url)' is not a URL") }
+            source = url
+        }
         var request = URLRequest(url: source)
         request.timeoutInterval = 120
         let data: Data
@@ -74,19 +155,21 @@ public enum OfficialWeights {
         if response.expectedContentLength >= 0, Int64(data.count) != response.expectedContentLength {
             throw DownloadError("\(file.name): received \(data.count) of \(response.expectedContentLength) bytes; the connection was cut")
         }
-        let id = GitBlobID.of(data)
-        guard id == file.gitBlobID else {
-            throw DownloadError("\(file.name): git blob id \(id) does not match the pinned \(file.gitBlobID); refusing the file")
+        let digest = file.pin.digest(of: data)
+        guard digest == file.pin.value else {
+            let kind = file.gitBlobID == nil ? "SHA-256" : "git blob id"
+            throw DownloadError("\(file.name): \(kind) \(digest) does not match the pinned \(file.pin.value); refusing the file")
         }
         try writeAtomically(data, to: destination)
         return destination
     }
 
-    /// Downloads each file, verifies it and converts it to `<name>.safetensors` in `directory`.
+    /// Downloads each file (from `baseURL` when given, else from its own URL), verifies it and
+    /// converts it to `<name>.safetensors` in `directory`.
     /// - Parameter progress: called with one line per step.
     /// - Returns: the converted files' paths.
     @discardableResult
-    public static func downloadAndConvert(_ selection: [File], catalog: ModelCatalog, from baseURL: URL, into directory: URL,
+    public static func downloadAndConvert(_ selection: [File], catalog: ModelCatalog, from baseURL: URL?, into directory: URL,
                                           session: URLSession = .shared,
                                           progress: @Sendable (String) -> Void = { _ in }) async throws -> [URL] {
         do {
@@ -98,7 +181,7 @@ public enum OfficialWeights {
         for file in selection {
             progress("fetching \(file.name)")
             let checkpoint = try await download(file, from: baseURL, into: directory, session: session)
-            progress("verified \(file.name) (git blob \(file.gitBlobID))")
+            progress("verified \(file.name) (\(file.pin))")
             let output = directory.appendingPathComponent(file.convertedName)
             try WeightConversion.convertFile(at: checkpoint, to: output, model: file.model, catalog: catalog)
             progress("wrote \(output.path)")

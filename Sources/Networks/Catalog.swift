@@ -16,9 +16,10 @@ extension OfficialWeights {
     /// The official files of every network in ``ModelCatalog/standard``.
     public static var files: [File] { ModelCatalog.standard.files }
 
-    /// Downloads, verifies and converts `selection` (default: every official file).
+    /// Downloads, verifies and converts `selection` (default: every official file), from
+    /// `baseURL` when given, else from each file's own URL.
     @discardableResult
-    public static func downloadAndConvert(_ selection: [File] = files, from baseURL: URL, into directory: URL,
+    public static func downloadAndConvert(_ selection: [File] = files, from baseURL: URL? = nil, into directory: URL,
                                           progress: @Sendable (String) -> Void = { _ in }) async throws -> [URL] {
         try await downloadAndConvert(selection, catalog: .standard, from: baseURL, into: directory, progress: progress)
     }

@@ -8,22 +8,27 @@ import Networks
 import ImageIO
 
 /// Options of a ``Matcher``, defaulting to match_pairs.py's command-line defaults
-/// (640x480, 1024 keypoints, indoor weights, 20 Sinkhorn iterations, threshold 0.2).
+/// (640x480, 1024 keypoints, indoor weights, 20 Sinkhorn iterations, threshold 0.2) and, for
+/// LightGlue, to the reference model's defaults (depth 0.95, width 0.99, filter 0.1).
 public struct MatcherConfig: Sendable, Equatable {
     /// How images are resized before SuperPoint.
     public var resize: ResizeSpec
     public var superPoint: SuperPointConfig
     public var superGlue: SuperGlueConfig
+    /// Used when the matcher is ``MatcherName/lightglue``.
+    public var lightGlue: LightGlueConfig
     /// Decoder limits (pixel count, file size) and damaged-JPEG policy.
     public var decoding: ImageDecodingOptions
 
     public init(resize: ResizeSpec = .referenceDefault,
                 superPoint: SuperPointConfig = SuperPointConfig(maxKeypoints: 1024),
                 superGlue: SuperGlueConfig = SuperGlueConfig(weights: .indoor, sinkhornIterations: 20),
-                decoding: ImageDecodingOptions = .init()) {
+                decoding: ImageDecodingOptions = .init(),
+                lightGlue: LightGlueConfig = LightGlueConfig()) {
         self.resize = resize
         self.superPoint = superPoint
         self.superGlue = superGlue
+        self.lightGlue = lightGlue
         self.decoding = decoding
     }
 }
@@ -64,7 +69,11 @@ public enum DetectorName: String, Sendable, CaseIterable {
 
 /// The matchers a ``Matcher`` can run, by the names the command line uses.
 public enum MatcherName: String, Sendable, CaseIterable {
+    /// SuperGlue, indoor or outdoor weights (``SuperGlueConfig/weights``).
     case superglue
+    /// LightGlue with the weights trained for the detector's features
+    /// (`superpoint_lightglue` for SuperPoint), configured by ``MatcherConfig/lightGlue``.
+    case lightglue
 }
 
 /// A detection and matching pipeline: any ``KeypointDetector`` followed by any
@@ -134,6 +143,9 @@ public final class Matcher: Sendable {
         case .superglue:
             matcherURL = try locator.locate(SuperGlue.officialFile(config.superGlue.weights), convert: convert)
             matcherNetwork = try SuperGlue(weights: WeightConversion.loadWeights(at: matcherURL, model: .superglue), config: config.superGlue)
+        case .lightglue:
+            matcherURL = try locator.locate(pthName: LightGlue.weightsFileName(features: detector.rawValue), convert: convert)
+            matcherNetwork = try LightGlue(weights: WeightConversion.loadWeights(at: matcherURL, model: .lightglue), config: config.lightGlue)
         }
         try self.init(detector: detectorNetwork, matcher: matcherNetwork, config: config,
                       detectorWeightsURL: detectorURL, matcherWeightsURL: matcherURL)

@@ -12,12 +12,15 @@ extension OfficialWeights.File {
 
 /// A weight file that could not be found, with every place that was searched.
 public struct WeightsNotFound: Error, CustomStringConvertible, Sendable {
-    public var file: OfficialWeights.File
+    /// The official `.pth` name looked for, e.g. `superpoint_v1.pth`.
+    public var pthName: String
+    /// The converted name looked for first, e.g. `superpoint_v1.safetensors`.
+    public var safetensorsName: String
     public var searched: [String]
 
     public var description: String {
         """
-        weight file \(file.safetensorsName) (or \(file.pthName)) not found; looked in: \(searched.joined(separator: ", ")).
+        weight file \(safetensorsName) (or \(pthName)) not found; looked in: \(searched.joined(separator: ", ")).
         Download and convert the official weights with: swift run -c release convert-weights download --output-dir Weights
         (or pass --weights DIR / set SUPERGLUE_WEIGHTS to a directory holding them).
         """
@@ -52,20 +55,28 @@ public struct WeightsLocator: Sendable {
     ///
     /// - Parameter convert: turns a `.pth` at the first URL into safetensors at the second.
     public func locate(_ file: OfficialWeights.File, convert: (URL, URL) throws -> Void) throws -> URL {
+        try locate(pthName: file.pthName, convert: convert)
+    }
+
+    /// The `.safetensors` file for the weight file named `pthName` (e.g. `superpoint_lightglue.pth`,
+    /// whose converted name is `superpoint_lightglue.safetensors`), converting the `.pth` when
+    /// that is all there is. For files that are not (or not yet) in the download manifest.
+    public func locate(pthName: String, convert: (URL, URL) throws -> Void) throws -> URL {
+        let safetensorsName = OfficialWeights.convertedName(of: pthName)
         let fm = FileManager.default
         for dir in directories {
-            let converted = dir.appendingPathComponent(file.safetensorsName)
+            let converted = dir.appendingPathComponent(safetensorsName)
             if fm.isReadableFile(atPath: converted.path) { return converted }
-            let pth = dir.appendingPathComponent(file.pthName)
+            let pth = dir.appendingPathComponent(pthName)
             guard fm.isReadableFile(atPath: pth.path) else { continue }
             // A conversion cached earlier for a read-only directory.
-            let cached = cacheDirectory.appendingPathComponent(file.safetensorsName)
+            let cached = cacheDirectory.appendingPathComponent(safetensorsName)
             if dir != cacheDirectory, fm.isReadableFile(atPath: cached.path) { return cached }
             let target = fm.isWritableFile(atPath: dir.path) ? converted : cached
             try fm.createDirectory(at: target.deletingLastPathComponent(), withIntermediateDirectories: true)
             try convert(pth, target)
             return target
         }
-        throw WeightsNotFound(file: file, searched: directories.map(\.path))
+        throw WeightsNotFound(pthName: pthName, safetensorsName: safetensorsName, searched: directories.map(\.path))
     }
 }

@@ -3,7 +3,8 @@ import Foundation
 import SuperGlueKit
 import SuperGlueRanking
 
-/// The ranking job's view of a ``Matcher``: SuperPoint for `features`, SuperGlue for `match`, and
+/// The ranking job's view of a ``Matcher``: its detector for `features`, its matcher (SuperGlue or
+/// LightGlue) for `match`, and
 /// identities that name the weights' content and every option that changes results.
 struct MatcherRankingEngine: RankingEngine {
     let matcher: Matcher
@@ -31,5 +32,5 @@ func makeRankingEngine(options: MatchingOptions) throws -> any RankingEngine {
     return MatcherRankingEngine(
         matcher: matcher,
         featureIdentity: try options.featureIdentity(superPointWeightsSHA256: digest(matcher.detectorWeightsURL)),
-        matchIdentity: options.matchIdentity(superGlueWeightsSHA256: try digest(matcher.matcherWeightsURL)))
+        matchIdentity: options.matchIdentity(matcherWeightsSHA256: try digest(matcher.matcherWeightsURL)))
 }

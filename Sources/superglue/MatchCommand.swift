@@ -114,12 +114,14 @@ enum CLIOutput {
     static func writePlot(_ gray0: GrayImage, _ gray1: GrayImage, _ f0: Features, _ f1: Features, _ m: Matches,
                           options: MatchingOptions, names: (String, String), to url: URL) throws {
         let stem = { (p: String) in URL(fileURLWithPath: p).deletingPathExtension().lastPathComponent }
+        let lightGlue = options.matcher == .lightglue
         let text = [
-            "SuperGlue",
+            lightGlue ? "LightGlue" : "SuperGlue",
             "Keypoints: \(f0.count):\(f1.count)",
             "Matches: \(m.count)",
             String(format: "Keypoint Threshold: %.4f", options.keypointThreshold),
-            String(format: "Match Threshold: %.2f", options.matchThreshold),
+            lightGlue ? String(format: "Filter Threshold: %.2f", options.lightGlueConfig.filterThreshold)
+                : String(format: "Match Threshold: %.2f", options.matchThreshold),
             "Image Pair: \(stem(names.0)):\(stem(names.1))",
         ]
         let plot = MatchPlot(image0: gray0, image1: gray1, keypoints0: f0.keypoints, keypoints1: f1.keypoints,

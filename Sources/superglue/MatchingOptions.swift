@@ -46,6 +46,20 @@ struct MatchingOptions: ParsableArguments {
     @Option(help: "SuperGlue match confidence threshold.")
     var matchThreshold: Float = 0.2
 
+    // LightGlue's options are optional so that giving one with another matcher is an error rather
+    // than silently ignored; nil means the reference's default. `.unconditional` lets `-1` through.
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("LightGlue early exit: stop when more than this fraction of the points is confident, in (0, 1]; -1 runs every layer. Default 0.95.", valueName: "c"))
+    var depthConfidence: Double?
+
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("LightGlue point pruning: drop points whose matchability is at most 1 - this, in (0, 1]; -1 keeps every point. Default 0.99.", valueName: "c"))
+    var widthConfidence: Double?
+
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("LightGlue match score threshold, in [0, 1]; -1 keeps every mutual best match. Default 0.1.", valueName: "t"))
+    var filterThreshold: Double?
+
     @Option(help: ArgumentHelp("""
         What to do with a JPEG that libjpeg can only partly decode (truncated, corrupt data): accept \
         the partial image as cv2.imread does, or reject it as an error. Default: accept for match, \
@@ -53,7 +67,7 @@ struct MatchingOptions: ParsableArguments {
         """, valueName: "accept|reject"))
     var damagedJpeg: DamagedJPEGPolicy?
 
-    @Option(help: ArgumentHelp("Folder with the weights (superpoint_v1, superglue_indoor/outdoor .safetensors or .pth); default: $SUPERGLUE_WEIGHTS, ./Weights, ~/.cache/superglue-kit.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder with the weights (superpoint_v1, superglue_indoor/outdoor, superpoint_lightglue .safetensors or .pth); default: $SUPERGLUE_WEIGHTS, ./Weights, ~/.cache/superglue-kit.", valueName: "dir"))
     var weights: String?
 
     func validate() throws {
@@ -66,6 +80,24 @@ struct MatchingOptions: ParsableArguments {
             throw ValidationError("--match-threshold must be in [0, 1], got \(matchThreshold)")
         }
         if let weights, weights.isEmpty { throw ValidationError("--weights must name a folder") }
+        let lightGlueOptions: [(String, Double?, ClosedRange<Double>, String)] = [
+            ("--depth-confidence", depthConfidence, 0.0.nextUp...1, "(0, 1]"),
+            ("--width-confidence", widthConfidence, 0.0.nextUp...1, "(0, 1]"),
+            ("--filter-threshold", filterThreshold, 0...1, "[0, 1]"),
+        ]
+        for (name, value, range, text) in lightGlueOptions {
+            guard let value else { continue }
+            guard matcher == .lightglue else { throw ValidationError("\(name) applies to --matcher lightglue only") }
+            guard value == -1 || range.contains(value) else { throw ValidationError("\(name) must be in \(text) or -1, got \(value)") }
+        }
+    }
+
+    /// The LightGlue configuration: the reference's defaults, replaced by the options given.
+    var lightGlueConfig: LightGlueConfig {
+        let defaults = LightGlueConfig()
+        return LightGlueConfig(depthConfidence: depthConfidence ?? defaults.depthConfidence,
+                               widthConfidence: widthConfidence ?? defaults.widthConfidence,
+                               filterThreshold: filterThreshold ?? defaults.filterThreshold)
     }
 
     /// The parsed `--resize` (match_pairs.py's rules, including `W -1` meaning longest side W).
@@ -85,7 +117,8 @@ struct MatchingOptions: ParsableArguments {
             superPoint: SuperPointConfig(nmsRadius: nmsRadius, keypointThreshold: keypointThreshold, maxKeypoints: maxKeypoints),
             superGlue: SuperGlueConfig(weights: superglue == .indoor ? .indoor : .outdoor,
                                        sinkhornIterations: sinkhornIterations, matchThreshold: matchThreshold),
-            decoding: decoding)
+            decoding: decoding,
+            lightGlue: lightGlueConfig)
     }
 
     /// Loads the networks these options name, searching the weights folders.
@@ -125,10 +158,18 @@ struct MatchingOptions: ParsableArguments {
             + "|keypoint_threshold=\(keypointThreshold)|nms_radius=\(nmsRadius)"
     }
 
-    /// The ``RankingEngine/matchIdentity`` for these options: every SuperGlue setting that
-    /// changes matches, plus the SuperGlue weights' content digest.
-    func matchIdentity(superGlueWeightsSHA256: String) -> String {
-        "superglue v1|\(superglue.rawValue)|weights=\(superGlueWeightsSHA256)|sinkhorn_iterations=\(sinkhornIterations)|match_threshold=\(matchThreshold)"
+    /// The ``RankingEngine/matchIdentity`` for these options: the matcher's name, every setting
+    /// of that matcher that changes matches, plus its weights' content digest. (SuperGlue's
+    /// identity is unchanged from before LightGlue, so existing caches and journals stay valid.)
+    func matchIdentity(matcherWeightsSHA256: String) -> String {
+        switch matcher {
+        case .superglue:
+            return "superglue v1|\(superglue.rawValue)|weights=\(matcherWeightsSHA256)|sinkhorn_iterations=\(sinkhornIterations)|match_threshold=\(matchThreshold)"
+        case .lightglue:
+            let c = lightGlueConfig
+            return "lightglue v1|features=\(features.rawValue)|weights=\(matcherWeightsSHA256)|depth_confidence=\(c.depthConfidence)"
+                + "|width_confidence=\(c.widthConfidence)|filter_threshold=\(c.filterThreshold)"
+        }
     }
 
     /// The `--weights` folder, if given (for `WeightsLocator(explicit:)`, which also searches the defaults).

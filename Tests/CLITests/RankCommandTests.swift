@@ -173,7 +173,7 @@ enum MiniYAML {
         let base = ["--query", "q", "--images", "d", "--output", "o.csv", "--weights", "w"]
         func identities(_ extra: [String]) throws -> (String, String) {
             let options = try RankCommand.parse(base + extra).matching
-            return (try options.featureIdentity(superPointWeightsSHA256: "sp"), options.matchIdentity(superGlueWeightsSHA256: "sg"))
+            return (try options.featureIdentity(superPointWeightsSHA256: "sp"), options.matchIdentity(matcherWeightsSHA256: "sg"))
         }
         let reference = try identities([])
         for extra in [["--resize", "320", "240"], ["--max-keypoints", "512"], ["--keypoint-threshold", "0.01"], ["--nms-radius", "3"]] {
@@ -186,6 +186,14 @@ enum MiniYAML {
         }
         let options = try RankCommand.parse(base).matching
         #expect(try options.featureIdentity(superPointWeightsSHA256: "other") != reference.0)
+        // The matcher's name and each LightGlue option change only the match identity.
+        let lightGlue = try identities(["--matcher", "lightglue"])
+        #expect(lightGlue.0 == reference.0 && lightGlue.1 != reference.1 && lightGlue.1.hasPrefix("lightglue"))
+        var seen: Set<String> = [reference.1, lightGlue.1]
+        for extra in [["--depth-confidence", "-1"], ["--width-confidence", "0.9"], ["--filter-threshold", "0.2"]] {
+            let other = try identities(["--matcher", "lightglue"] + extra)
+            #expect(other.0 == reference.0 && seen.insert(other.1).inserted, "\(extra) must change only the match identity")
+        }
     }
 
     @Test func fileDigestMatchesInMemoryDigest() throws {

