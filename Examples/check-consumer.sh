@@ -40,7 +40,8 @@ cp -R "$clone/Examples/Consumer" "$work/Consumer"
 rm -rf "$work/Consumer/.build" "$work/Consumer/Package.resolved"
 
 # 4. The committed main.swift must be the committed README's "Library" example, verbatim.
-readme_example=$(sed -n '/^## Library/,/^## /p' "$clone/README.md" | awk '/^```swift/{f=1;next} /^```/{if(f)exit} f')
+# awk reads to the end (no early exit): with pipefail, sed would otherwise die of SIGPIPE.
+readme_example=$(sed -n '/^## Library/,/^## /p' "$clone/README.md" | awk '/^```swift/ && !done {f=1; next} /^```/ && f {f=0; done=1} f')
 [ -n "$readme_example" ] || fail "README.md has no swift code block under '## Library'"
 if ! diff -u <(printf '%s\n' "$readme_example") "$clone/Examples/Consumer/Sources/Consumer/main.swift" >&2; then
     fail "Examples/Consumer/Sources/Consumer/main.swift differs from README.md's Library example (diff above); copy the README's block into it"
