@@ -110,11 +110,11 @@ import Tensors
     @Test func topNKeepsRasterOrderAndTiesInRasterOrder() throws {
         let disk = try DISK(weights: Self.seededWeights(), config: DISKConfig(maxKeypoints: 3))
         let scores: [Float] = [5, 1, 3, 9, 3, 3, 0]
-        #expect(disk.select(Array(0..<7), scores: scores) == [0, 2, 3])
+        #expect(disk.topN(Array(0..<7), scores: scores) == [0, 2, 3])
         let four = try DISK(weights: Self.seededWeights(), config: DISKConfig(maxKeypoints: 4))
-        #expect(four.select(Array(0..<7), scores: scores) == [0, 2, 3, 4])
+        #expect(four.topN(Array(0..<7), scores: scores) == [0, 2, 3, 4])
         let none = try DISK(weights: Self.seededWeights(), config: DISKConfig(maxKeypoints: 0))
-        #expect(none.select(Array(0..<7), scores: scores).isEmpty)
+        #expect(none.topN(Array(0..<7), scores: scores).isEmpty)
     }
 
     @Test func strictMaximaExcludeTiesAndTheBorder() throws {

@@ -32,6 +32,7 @@ public final class DISK: Sendable {
 
     let down: [Unit]  // path_down.0 ... .4: 3 -> 16, 16 -> 32, 32 -> 64, 64 -> 64, 64 -> 64
     let up: [Unit]  // path_up.0 ... .3: 128 -> 64, 128 -> 64, 96 -> 64, 80 -> 129
+    let workspaces = WorkspacePool { DISKWorkspace() }
 
     /// Binds the U-Net state dict (names `unet.path_down.*`, `unet.path_up.*`, as kornia loads
     /// them from the `extractor` entry of the official file).
@@ -77,19 +78,18 @@ extension DISK: KeypointDetector {
 }
 
 extension DISK.Unit {
-    /// InstanceNorm + PReLU in place (nothing for the bare first convolution).
-    func normalise(_ x: inout [Float], height: Int, width: Int) {
-        guard let slopes, !x.isEmpty else { return }
-        x.withUnsafeMutableBufferPointer { data in
-            slopes.withUnsafeBufferPointer { a in
-                instanceNormPReLU(data.baseAddress!, pixels: height * width, channels: conv.inChannels, slopes: a.baseAddress!)
-            }
-        }
+    /// InstanceNorm + PReLU in place on `pixels x inChannels` values (nothing for the bare first
+    /// convolution).
+    func normalise(_ x: UnsafeMutablePointer<Float>, pixels: Int) {
+        guard let slopes else { return }
+        slopes.withUnsafeBufferPointer { instanceNormPReLU(x, pixels: pixels, channels: conv.inChannels, slopes: $0.baseAddress!) }
     }
+}
 
-    /// InstanceNorm + PReLU (in place on `x`), then the convolution.
-    func callAsFunction(_ x: inout [Float], height: Int, width: Int) -> [Float] {
-        normalise(&x, height: height, width: width)
-        return convolve(conv, x, height: height, width: width)
-    }
+/// The memory of one DISK forward pass (sizes for an `hp x wp` padded image), kept between calls.
+final class DISKWorkspace {
+    let levels = (0..<5).map { _ in ScratchBuffer() }  // [(hp >> i) * (wp >> i), 16 | 32 | 64 | 64 | 64]: down-path outputs
+    let input = ScratchBuffer()  // [hp * wp, 80] at most: a unit's input (image, pooled or concatenated map)
+    let output = ScratchBuffer()  // [hp * wp, 129] at most: the up-path outputs (each read before the next is written)
+    let im2col = ScratchBuffer()  // [band * wp, 25 * 80]: the convolutions' patch matrix for one band of rows
 }

@@ -25,50 +25,63 @@ extension DISK {
         guard hp * wp > 16 * 16 else {
             throw DISKError.invalidImage("\(width)x\(height) is too small: DISK needs an image larger than 16x16 pixels")
         }
-        var padded = [Float](repeating: 0, count: hp * wp * 3)
+        return try workspaces.withWorkspace { ws in
+            let total = unet(image, width: width, height: height, channels: channels, hp: hp, wp: wp, ws: ws, trace: trace)
+            return select(total, width: width, height: height, wp: wp, trace: trace)
+        }
+    }
+
+    /// The U-Net on the zero-padded `hp x wp` image; returns the last unit's output
+    /// [hp * wp, 129] (in `ws.output`).
+    func unet(_ image: [Float], width: Int, height: Int, channels: Int, hp: Int, wp: Int, ws: DISKWorkspace,
+              trace: Trace?) -> UnsafeMutablePointer<Float> {
+        func traced(_ name: String, _ p: UnsafePointer<Float>, _ shape: [Int]) {
+            trace?(name, Array(UnsafeBufferPointer(start: p, count: shape.reduce(1, *))), shape)
+        }
+        let widest = max(Self.upChannels.map(\.0).max() ?? 0, 3)
+        let input = ws.input.reserve(hp * wp * widest)
+        let output = ws.output.reserve(hp * wp * (Self.descriptorLength + 1))
+        input.update(repeating: 0, count: hp * wp * 3)
         for y in 0..<height {
             for x in 0..<width {
-                for c in 0..<3 { padded[(y * wp + x) * 3 + c] = image[(y * width + x) * channels + (channels == 3 ? c : 0)] }
+                for c in 0..<3 { input[(y * wp + x) * 3 + c] = image[(y * width + x) * channels + (channels == 3 ? c : 0)] }
             }
         }
-
-        // Down path: level i has size hp >> i x wp >> i.
-        var skips: [[Float]] = []
-        var level = down[0](&padded, height: hp, width: wp)
-        trace?("down0", level, [hp, wp, 16])
-        skips.append(level)
-        for i in 1..<down.count {
-            let (h, w) = (hp >> i, wp >> i)
-            var pooled = averagePool(level, height: h * 2, width: w * 2, channels: down[i].conv.inChannels, k: 2)
-            if i == 1, let trace {
-                var normed = pooled
-                instanceNormOnly(&normed, pixels: h * w, channels: down[i].conv.inChannels)
-                trace("down1_norm", normed, [h, w, down[i].conv.inChannels])
-                down[i].normalise(&pooled, height: h, width: w)
-                trace("down1_prelu", pooled, [h, w, down[i].conv.inChannels])
-                level = convolve(down[i].conv, pooled, height: h, width: w)
-            } else {
-                level = down[i](&pooled, height: h, width: w)
+        // Down path: level i is hp >> i x wp >> i, kept in ws.levels[i] for the skip connections.
+        for (i, unit) in down.enumerated() {
+            let (h, w) = (hp >> i, wp >> i), cin = unit.conv.inChannels
+            let level = ws.levels[i].reserve(h * w * unit.conv.outChannels)
+            if i > 0 { averagePool(ws.levels[i - 1].base, height: h * 2, width: w * 2, channels: cin, k: 2, into: input) }
+            if i == 1, trace != nil {
+                var normed = Array(UnsafeBufferPointer(start: input, count: h * w * cin))
+                normed.withUnsafeMutableBufferPointer { instanceNormPReLU($0.baseAddress!, pixels: h * w, channels: cin, slopes: nil) }
+                trace?("down1_norm", normed, [h, w, cin])
             }
-            trace?("down\(i)", level, [h, w, down[i].conv.outChannels])
-            skips.append(level)
+            unit.normalise(input, pixels: h * w)
+            if i == 1 { traced("down1_prelu", input, [h, w, cin]) }
+            convolve(unit.conv, input, height: h, width: w, into: level, scratch: ws.im2col)
+            traced("down\(i)", level, [h, w, unit.conv.outChannels])
         }
-        // Up path: upsample x2, concatenate [upsampled, skip], unit.
+        // Up path: [bilinear x2 of the level below, skip] -> unit.
         let depth = down.count - 1
         for (j, unit) in up.enumerated() {
-            let below = depth - j, target = below - 1
+            let target = depth - j - 1
             let (h, w) = (hp >> target, wp >> target)
+            let low: UnsafePointer<Float> = j == 0 ? UnsafePointer(ws.levels[depth].base) : UnsafePointer(output)
             let lowChannels = j == 0 ? down[depth].conv.outChannels : up[j - 1].conv.outChannels
-            let skip = skips[target], skipChannels = skip.count / (h * w)
-            var joined = upsampleConcat(level, channels: lowChannels, height: h / 2, width: w / 2,
-                                        skip: skip, skipChannels: skipChannels)
-            level = unit(&joined, height: h, width: w)
-            trace?("up\(j)", level, [h, w, unit.conv.outChannels])
+            upsampleConcat(low, channels: lowChannels, height: h / 2, width: w / 2,
+                           skip: ws.levels[target].base, skipChannels: down[target].conv.outChannels, into: input)
+            unit.normalise(input, pixels: h * w)
+            convolve(unit.conv, input, height: h, width: w, into: output, scratch: ws.im2col)
+            traced("up\(j)", output, [h, w, unit.conv.outChannels])
         }
-        let outChannels = Self.descriptorLength + 1
-        let total = level
+        return output
+    }
 
-        // Crop: heatmap (channel 128) and dense descriptors at image pixels.
+    /// Crop, strict NMS, threshold, top-n and descriptors from the U-Net output `total`
+    /// [hp * wp, 129] (row stride `wp`).
+    func select(_ total: UnsafeMutablePointer<Float>, width: Int, height: Int, wp: Int, trace: Trace?) -> Features {
+        let outChannels = Self.descriptorLength + 1
         var heat = [Float](repeating: 0, count: height * width)
         for y in 0..<height { for x in 0..<width { heat[y * width + x] = total[(y * wp + x) * outChannels + Self.descriptorLength] } }
         if let trace {
@@ -88,7 +101,7 @@ extension DISK {
             for p in maxima { mask[p] = 1 }
             trace("nms_mask", mask, [height, width, 1])
         }
-        let selected = select(maxima.filter { heat[$0] > config.detectionThreshold }, scores: heat)
+        let selected = topN(maxima.filter { heat[$0] > config.detectionThreshold }, scores: heat)
 
         let dim = Self.descriptorLength
         var keypoints = [Float](), scores = [Float](), descriptors = [Float](repeating: 0, count: selected.count * dim)
@@ -134,7 +147,7 @@ extension DISK {
     /// kornia 0.9.0's top-n: with more candidates than `maxKeypoints`, t is the n-th largest score;
     /// every score above t is kept, then scores equal to t in raster order until n; the kept
     /// keypoints stay in raster order.
-    func select(_ candidates: [Int], scores: [Float]) -> [Int] {
+    func topN(_ candidates: [Int], scores: [Float]) -> [Int] {
         let n = config.maxKeypoints
         guard n >= 0, candidates.count > n else { return candidates }
         guard n > 0 else { return [] }
@@ -147,50 +160,36 @@ extension DISK {
             return false
         }
     }
-
-    /// InstanceNorm alone (for the trace of path_down.1).
-    private func instanceNormOnly(_ x: inout [Float], pixels: Int, channels: Int) {
-        x.withUnsafeMutableBufferPointer { instanceNormPReLU($0.baseAddress!, pixels: pixels, channels: channels, slopes: nil) }
-    }
 }
 
 /// Bilinear x2 upsampling (align_corners=False: source `(dst + 0.5) / 2 - 0.5`, clamped at 0) of
 /// an NHWC `height x width x channels` map, concatenated per pixel with `skip` (2h x 2w x
 /// skipChannels): the upsampled channels first.
-func upsampleConcat(_ low: [Float], channels: Int, height: Int, width: Int,
-                    skip: [Float], skipChannels: Int) -> [Float] {
+func upsampleConcat(_ l: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+                    skip s: UnsafePointer<Float>, skipChannels: Int, into o: UnsafeMutablePointer<Float>) {
     let oh = height * 2, ow = width * 2, total = channels + skipChannels
     func table(_ n: Int, _ out: Int) -> [(Int, Int, Float, Float)] {
-        let scale: Float = 0.5
-        return (0..<out).map { dst in
-            let src = max((Float(dst) + 0.5) * scale - 0.5, 0)
+        (0..<out).map { dst in
+            let src = max((Float(dst) + 0.5) * 0.5 - 0.5, 0)
             let i0 = Int(src), i1 = min(i0 + 1, n - 1)
             let l = src - Float(i0)
             return (i0, i1, 1 - l, l)
         }
     }
     let rows = table(height, oh), cols = table(width, ow)
-    var out = [Float](repeating: 0, count: oh * ow * total)
-    out.withUnsafeMutableBufferPointer { o in
-        low.withUnsafeBufferPointer { l in
-            skip.withUnsafeBufferPointer { s in
-                let o = o.baseAddress!, l = l.baseAddress!, s = s.baseAddress!
-                Parallel.forEachChunk(max(1, min(Parallel.concurrency * 4, oh))) { part, _ in
-                    for y in Parallel.range(part, of: max(1, min(Parallel.concurrency * 4, oh)), count: oh) {
-                        let (y0, y1, h0, h1) = rows[y]
-                        for x in 0..<ow {
-                            let (x0, x1, w0, w1) = cols[x]
-                            let a = l + (y0 * width + x0) * channels, b = l + (y0 * width + x1) * channels
-                            let c = l + (y1 * width + x0) * channels, d = l + (y1 * width + x1) * channels
-                            let dst = o + (y * ow + x) * total
-                            for k in 0..<channels { dst[k] = h0 * (w0 * a[k] + w1 * b[k]) + h1 * (w0 * c[k] + w1 * d[k]) }
-                            let from = s + (y * ow + x) * skipChannels
-                            for k in 0..<skipChannels { dst[channels + k] = from[k] }
-                        }
-                    }
-                }
+    let parts = max(1, min(Parallel.concurrency * 4, oh))
+    Parallel.forEachChunk(parts) { part, _ in
+        for y in Parallel.range(part, of: parts, count: oh) {
+            let (y0, y1, h0, h1) = rows[y]
+            for x in 0..<ow {
+                let (x0, x1, w0, w1) = cols[x]
+                let a = l + (y0 * width + x0) * channels, b = l + (y0 * width + x1) * channels
+                let c = l + (y1 * width + x0) * channels, d = l + (y1 * width + x1) * channels
+                let dst = o + (y * ow + x) * total
+                for k in 0..<channels { dst[k] = h0 * (w0 * a[k] + w1 * b[k]) + h1 * (w0 * c[k] + w1 * d[k]) }
+                let from = s + (y * ow + x) * skipChannels
+                for k in 0..<skipChannels { dst[channels + k] = from[k] }
             }
         }
     }
-    return out
 }
