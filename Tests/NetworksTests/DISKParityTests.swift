@@ -33,10 +33,11 @@ import Tensors
         do {
             return try DISK(weights: url, config: config)
         } catch let error as CheckpointError where error.description.contains("'extractor'") {
-            // TorchCheckpoint unwraps 'state_dict' / 'model' only; the 'extractor' wrapper needs
-            // the same one-word addition there (Sources/Checkpoints, owned elsewhere right now).
-            print("\(label): skipped, TorchCheckpoint cannot unwrap 'extractor' yet (\(error)); "
-                  + "convert the file to disk-depth-save.safetensors or add 'extractor' to its wrapper keys")
+            // TorchCheckpoint unwraps 'state_dict' / 'model' only; 'extractor' needs adding to that
+            // list (Sources/Checkpoints/TorchCheckpoint.swift, owned elsewhere at the time). With it,
+            // this file loads and convert-weights converts it (checked: every test here passes).
+            print("\(label): skipped, TorchCheckpoint cannot unwrap 'extractor' yet (\(error)); add 'extractor' to "
+                  + "TorchCheckpoint's wrapper keys, or place the 'extractor' dict as disk-depth-save.safetensors beside it")
             return nil
         }
     }
