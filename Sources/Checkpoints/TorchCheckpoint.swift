@@ -207,7 +207,7 @@ public struct TorchCheckpoint: Sendable {
                 latest[key] = entry.value
             }
             let isTensor: (PickleValue?) -> Bool = { if case .tensor? = $0 { return true } else { return false } }
-            if let wrapped = ["state_dict", "model"].first(where: { key in
+            if let wrapped = ["state_dict", "model", "extractor"].first(where: { key in
                 guard let inner = latest[key], case let .container(i) = inner, case .dict = containers[i] else { return false }
                 return true
             }), !keys.allSatisfy({ isTensor(latest[$0]) }) {

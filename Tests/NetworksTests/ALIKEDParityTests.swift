@@ -47,6 +47,23 @@ enum DetectorFixtures {
         try SafeTensorsFile(contentsOf: root.appendingPathComponent(relative))
     }
 
+    /// A golden's input image as its network saw it: LightGlue's ImagePreprocessor (kornia's
+    /// antialiased resize to the longest side) when `extract_conf.resize` is set, else as stored;
+    /// checks the golden's recorded scale.
+    static func networkInput(_ golden: SafeTensorsFile, options: [String: Any], label: String) throws
+        -> (input: (pixels: [Float], width: Int, height: Int, channels: Int),
+            network: (pixels: [Float], width: Int, height: Int, scale: (x: Float, y: Float))) {
+        let input = try image(options["image"] as? String ?? "")
+        let extract = options["extract_conf"] as? [String: Any] ?? [:]
+        guard let side = extract["resize"] as? Int else {
+            return (input, (input.pixels, input.width, input.height, (1, 1)))
+        }
+        let resized = try AntialiasedResize.resize(input.pixels, width: input.width, height: input.height,
+                                                   channels: input.channels, longSide: side)
+        #expect(try golden.floats("scale") == [resized.scale.x, resized.scale.y], "\(label): scale")
+        return (input, (resized.pixels, resized.width, resized.height, resized.scale))
+    }
+
     static func config(_ file: SafeTensorsFile) throws -> [String: Any] {
         let json = Data((file.metadata["config"] ?? "{}").utf8)
         return try JSONSerialization.jsonObject(with: json) as? [String: Any] ?? [:]
@@ -84,8 +101,9 @@ func channelsLast(_ chw: [Float], channels: Int, height: Int, width: Int) -> [Fl
 
 /// Compares detector output with a golden: keypoints matched by position (within `pixelTolerance`),
 /// then scores and the stored descriptor rows of the matched keypoints. Prints the worst cases.
+/// `scoreTolerance` (default `valueTolerance`) bounds the scores alone.
 func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints ours: [Float], label: String,
-                       pixelTolerance: Float, valueTolerance: Float) throws {
+                       pixelTolerance: Float, valueTolerance: Float, scoreTolerance: Float? = nil) throws {
     let reference = try golden.floats("keypoints"), refScores = try golden.floats("keypoint_scores")
     let rows = golden.tensors["descriptor_rows"].map { $0.intValues().map { Int($0) } } ?? []
     let refDescriptors = try golden.floats("descriptors")
@@ -115,13 +133,49 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
         for c in 0..<dim { worstDescriptor = max(worstDescriptor, abs(features.descriptors[j * dim + c] - refDescriptors[r * dim + c])) }
     }
     print("\(label): reference \(n) keypoints, ours \(m), matched \(matched) (same index \(sameOrder)); "
-          + "max |dxy| \(worstPixel) px (tol \(pixelTolerance)), max |score| \(worstScore), "
+          + "max |dxy| \(worstPixel) px (tol \(pixelTolerance)), max |score| \(worstScore) (tol \(scoreTolerance ?? valueTolerance)), "
           + "max |descriptor| \(worstDescriptor) (tol \(valueTolerance))")
     let needed = Int((Double(n) * 0.99).rounded(.up))
     #expect(matched >= needed, "\(label): \(matched) of \(n) keypoints matched")
     #expect(m - matched <= max(1, n / 100), "\(label): \(m - matched) extra keypoints")
-    #expect(worstScore <= valueTolerance, "\(label) scores")
+    #expect(worstScore <= scoreTolerance ?? valueTolerance, "\(label) scores")
     #expect(worstDescriptor <= valueTolerance, "\(label) descriptors")
+}
+
+/// Compares a traced NHWC map (`shape` [h, w, c], or [n] / [n, c]) with a fixture entry: the whole
+/// tensor ([C, H, W]) when stored, else its 8x8 corners (`:tl`, `:br`) and per-channel means
+/// (`:sum`). `gap` measures one difference (ours, reference). Prints and checks the worst.
+func expectTraced(_ values: [Float], shape: [Int], matches fixture: SafeTensorsFile, name: String, label: String,
+                  tolerance: Float, gap: (Float, Float) -> Float = { abs($0 - $1) }) throws {
+    let (h, w, c) = shape.count == 3 ? (shape[0], shape[1], shape[2]) : (shape[0], 1, shape.count > 1 ? shape[1] : 1)
+    if fixture.tensors[name] != nil {
+        let ref = try fixture.floats(name)
+        let expected = shape.count == 3 ? channelsLast(ref, channels: c, height: h, width: w) : ref
+        let diffs = zip(values, expected).map { gap($0, $1) }
+        let worst = diffs.max() ?? 0, at = diffs.firstIndex(of: worst) ?? 0
+        print("\(label) \(name): max |diff| \(worst) at (y \(at / c / w), x \(at / c % w), c \(at % c)) (tol \(tolerance))")
+        #expect(values.count == expected.count && worst <= tolerance, "\(name)")
+        return
+    }
+    let tl = try fixture.floats(name + ":tl"), br = try fixture.floats(name + ":br")
+    var worst: Float = 0
+    for ch in 0..<c {
+        for a in 0..<8 {
+            for b in 0..<8 {
+                worst = max(worst, gap(values[(a * w + b) * c + ch], tl[(ch * 8 + a) * 8 + b]))
+                worst = max(worst, gap(values[((h - 8 + a) * w + w - 8 + b) * c + ch], br[(ch * 8 + a) * 8 + b]))
+            }
+        }
+    }
+    let sums = fixture.tensors[name + ":sum"].map { $0.float64Values() } ?? []
+    var worstMean = 0.0
+    for ch in 0..<min(c, sums.count) {
+        var s = 0.0
+        for p in 0..<(h * w) { s += Double(values[p * c + ch]) }
+        worstMean = max(worstMean, abs(s - sums[ch]) / Double(h * w))
+    }
+    print("\(label) \(name): corners max |diff| \(worst), per-channel mean max |diff| \(worstMean) (tol \(tolerance))")
+    #expect(sums.count == c && worst <= tolerance && worstMean <= Double(tolerance), "\(name)")
 }
 
 @Suite struct ALIKEDParityTests {
@@ -142,7 +196,6 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
     func matchesReference(_ name: String) throws {
         let golden = try DetectorFixtures.file("aliked/\(name).safetensors")
         let options = try DetectorFixtures.config(golden)
-        let extract = options["extract_conf"] as? [String: Any] ?? [:]
         let conf = options["model_conf"] as? [String: Any] ?? [:]
         guard let variant = ALIKEDVariant(rawValue: options["model"] as? String ?? "") else {
             throw ALIKEDError.invalidConfig("unknown model in \(name)")
@@ -155,16 +208,7 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
             print("ALIKED \(name): skipped, \(DetectorFixtures.missingWeights)")
             return
         }
-        let input = try DetectorFixtures.image(options["image"] as? String ?? "")
-        var network = (pixels: input.pixels, width: input.width, height: input.height, scale: (x: Float(1), y: Float(1)))
-        if let side = extract["resize"] as? Int {
-            // LightGlue's ImagePreprocessor: kornia's antialiased resize to the longest side.
-            let resized = try AntialiasedResize.resize(input.pixels, width: input.width, height: input.height,
-                                                       channels: input.channels, longSide: side)
-            network = (resized.pixels, resized.width, resized.height, resized.scale)
-            let scale = try golden.floats("scale")
-            #expect(scale == [network.scale.x, network.scale.y], "\(name): scale")
-        }
+        let (input, network) = try DetectorFixtures.networkInput(golden, options: options, label: name)
         let features = try aliked(image: network.pixels, width: network.width, height: network.height, channels: input.channels)
         // extract(): back to original pixels, (k + 0.5) / scale - 0.5 (scale (1, 1) without a resize).
         let mapped = features.keypoints.enumerated().map {
@@ -188,35 +232,7 @@ func compareWithGolden(_ features: Features, golden: SafeTensorsFile, keypoints 
         }
         func compare(_ name: String, ours oursName: String? = nil, tolerance: Float) throws {
             guard let (values, shape) = traced[oursName ?? name] else { Issue.record("nothing traced as \(oursName ?? name)"); return }
-            let (h, w, c) = shape.count == 3 ? (shape[0], shape[1], shape[2]) : (shape[0], 1, shape.count > 1 ? shape[1] : 1)
-            if fixture.tensors[name] != nil {
-                let ref = try fixture.floats(name)
-                let expected = shape.count == 3 ? channelsLast(ref, channels: c, height: h, width: w) : ref
-                let worst = zip(values, expected).map { abs($0 - $1) }.max() ?? 0
-                print("ALIKED \(name): max |diff| \(worst) (tol \(tolerance))")
-                #expect(values.count == expected.count && worst <= tolerance, "\(name)")
-                return
-            }
-            // Summarised: 8x8 corners of every channel, per-channel sums and sums of squares.
-            let tl = try fixture.floats(name + ":tl"), br = try fixture.floats(name + ":br")
-            var worst: Float = 0
-            for ch in 0..<c {
-                for a in 0..<8 {
-                    for b in 0..<8 {
-                        worst = max(worst, abs(values[(a * w + b) * c + ch] - tl[(ch * 8 + a) * 8 + b]))
-                        worst = max(worst, abs(values[((h - 8 + a) * w + w - 8 + b) * c + ch] - br[(ch * 8 + a) * 8 + b]))
-                    }
-                }
-            }
-            let sums = fixture.tensors[name + ":sum"].map { $0.float64Values() } ?? []
-            var worstSum = 0.0
-            for ch in 0..<c {
-                var s = 0.0
-                for p in 0..<(h * w) { s += Double(values[p * c + ch]) }
-                worstSum = max(worstSum, abs(s - sums[ch]) / Double(h * w))
-            }
-            print("ALIKED \(name): corners max |diff| \(worst), per-channel mean max |diff| \(worstSum) (tol \(tolerance))")
-            #expect(worst <= tolerance && worstSum <= Double(tolerance), "\(name)")
+            try expectTraced(values, shape: shape, matches: fixture, name: name, label: "ALIKED", tolerance: tolerance)
         }
         for name in ["block1", "block2", "block3", "block4", "x1", "x2", "x3", "x4", "x1234", "score_logits",
                      "score_map", "feature_map"] {

@@ -103,11 +103,7 @@ public final class ALIKED: Sendable {
 
     /// Loads a `.pth` state dict or a safetensors file with the reference's names.
     public convenience init(weights url: URL, config: ALIKEDConfig = .init()) throws {
-        if url.pathExtension == "safetensors" {
-            try self.init(weights: SafeTensorsFile(contentsOf: url).tensors, config: config)
-        } else {
-            try self.init(weights: TorchCheckpoint(contentsOf: url).tensors, config: config)
-        }
+        try self.init(weights: stateDictTensors(at: url), config: config)
     }
 
     /// Detects and describes keypoints in an RGB (or grey, replicated) image whose values are
@@ -223,23 +219,30 @@ struct DeformableResidualBlock: Sendable {
 func convolve(_ conv: Conv2D, _ x: [Float], height: Int, width: Int) -> [Float] {
     var out = [Float](repeating: 0, count: height * width * conv.outChannels)
     guard height > 0, width > 0 else { return out }
-    let band = max(1, min(height, 16384 / max(width, 1)))
-    var scratch = [Float](repeating: 0, count: max(1, conv.scratchCount(bandPixels: band * width)))
+    let scratch = ScratchBuffer()
     x.withUnsafeBufferPointer { inp in
         out.withUnsafeMutableBufferPointer { o in
-            scratch.withUnsafeMutableBufferPointer { s in
-                let rows = MapRows(base: inp.baseAddress!, firstRow: 0, validRows: 0..<height)
-                var y0 = 0
-                while y0 < height {
-                    let band = y0..<min(y0 + band, height)
-                    conv.apply(input: rows, width: width, rows: band, output: o.baseAddress! + y0 * width * conv.outChannels,
-                               relu: false, scratch: s.baseAddress)
-                    y0 = band.upperBound
-                }
-            }
+            convolve(conv, inp.baseAddress!, height: height, width: width, into: o.baseAddress!, scratch: scratch)
         }
     }
     return out
+}
+
+/// ``convolve(_:_:height:width:)`` from and into caller memory; `scratch` grows to one band's
+/// im2col matrix.
+func convolve(_ conv: Conv2D, _ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
+              scratch: ScratchBuffer) {
+    guard height > 0, width > 0 else { return }
+    let band = max(1, min(height, 16384 / max(width, 1)))
+    let buffer = scratch.reserve(max(1, conv.scratchCount(bandPixels: band * width)))
+    let rows = MapRows(base: x, firstRow: 0, validRows: 0..<height)
+    var y0 = 0
+    while y0 < height {
+        let part = y0..<min(y0 + band, height)
+        conv.apply(input: rows, width: width, rows: part, output: output + y0 * width * conv.outChannels,
+                   relu: false, scratch: buffer)
+        y0 = part.upperBound
+    }
 }
 
 /// torch.selu: `scale * x` above 0, `scale * alpha * (exp(x) - 1)` below.
@@ -255,22 +258,33 @@ func selu(_ values: inout [Float]) {
 
 /// k x k average pooling with stride k (sizes divide exactly).
 func averagePool(_ x: [Float], height: Int, width: Int, channels: Int, k: Int) -> [Float] {
-    let oh = height / k, ow = width / k
-    var out = [Float](repeating: 0, count: oh * ow * channels)
-    let inv = 1 / Float(k * k)
-    for y in 0..<oh {
-        for xo in 0..<ow {
-            let dst = (y * ow + xo) * channels
-            for dy in 0..<k {
-                for dx in 0..<k {
-                    let src = ((y * k + dy) * width + xo * k + dx) * channels
-                    for c in 0..<channels { out[dst + c] += x[src + c] }
-                }
-            }
-            for c in 0..<channels { out[dst + c] *= inv }
+    var out = [Float](repeating: 0, count: (height / k) * (width / k) * channels)
+    x.withUnsafeBufferPointer { inp in
+        out.withUnsafeMutableBufferPointer { o in
+            guard let i = inp.baseAddress, let o = o.baseAddress else { return }
+            averagePool(i, height: height, width: width, channels: channels, k: k, into: o)
         }
     }
     return out
+}
+
+/// ``averagePool(_:height:width:channels:k:)`` into caller memory (`height / k * width / k * channels`).
+func averagePool(_ x: UnsafePointer<Float>, height: Int, width: Int, channels: Int, k: Int, into out: UnsafeMutablePointer<Float>) {
+    let oh = height / k, ow = width / k
+    let inv = 1 / Float(k * k)
+    for y in 0..<oh {
+        for xo in 0..<ow {
+            let dst = out + (y * ow + xo) * channels
+            for c in 0..<channels { dst[c] = 0 }
+            for dy in 0..<k {
+                for dx in 0..<k {
+                    let src = x + ((y * k + dy) * width + xo * k + dx) * channels
+                    for c in 0..<channels { dst[c] += src[c] }
+                }
+            }
+            for c in 0..<channels { dst[c] *= inv }
+        }
+    }
 }
 
 /// Bilinear upsampling with align_corners=True, evaluated at one output pixel: torch's index and
