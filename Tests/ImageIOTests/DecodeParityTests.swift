@@ -27,14 +27,17 @@ import Testing
         guard decoded.image.width == expected.width, decoded.image.height == expected.height else { return }
         let comparison = PixelComparison(decoded.image, expected)
         print("decode parity \(file): \(comparison)")
-        // The decoder's parity tolerance. Measured exact for every intact file with the system libjpeg-turbo 2.1.5 /
-        // libpng 1.6.39 against cv2's bundled libjpeg-turbo 3.1.2 / libpng 1.6.58.
-        #expect(comparison.maxDifference <= 1, "\(file): \(comparison)")
-        if let tolerance = Self.libraryVersionTolerance[file] {
-            #expect(comparison.equalFraction >= tolerance, "\(file): \(comparison)")
-        } else {
-            #expect(comparison.equalFraction >= 0.999, "\(file): \(comparison)")
-        }
+        Self.expectWithinTolerance(comparison, file: file)
+    }
+
+    /// The decoder's parity tolerance, shared by the gray and RGB goldens. Measured exact for every intact
+    /// file with the system libjpeg-turbo 2.1.5 / libpng 1.6.39 against cv2's bundled libjpeg-turbo 3.1.2 /
+    /// libpng 1.6.58.
+    static func expectWithinTolerance(_ comparison: PixelComparison, file: String,
+                                      sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(comparison.maxDifference <= 1, "\(file): \(comparison)", sourceLocation: sourceLocation)
+        let tolerance = libraryVersionTolerance[file] ?? 0.999
+        #expect(comparison.equalFraction >= tolerance, "\(file): \(comparison)", sourceLocation: sourceLocation)
     }
 
     /// Files where the libjpeg-turbo versions legitimately disagree: a progressive JPEG cut off in the
