@@ -36,12 +36,7 @@ import Testing
     func decodeMatchesOpenCV(_ file: String) throws {
         let expected = try Self.rgbGolden(file)
         let decoded = try ImageDecoder.decodeRGB(contentsOf: ImageFixtures.url(file))
-        #expect(decoded.image.width == expected.width && decoded.image.height == expected.height,
-                "\(file): \(decoded.image.width)x\(decoded.image.height), cv2 \(expected.width)x\(expected.height)")
-        guard decoded.image.width == expected.width, decoded.image.height == expected.height else { return }
-        let comparison = PixelComparison(decoded.image, expected)
-        print("RGB decode parity \(file): \(comparison)")
-        DecodeParityTests.expectWithinTolerance(comparison, file: file)
+        DecodeParityTests.expectParity(decoded.image, expected, file: file, label: "RGB decode parity")
     }
 
     @Test func greyFilesGiveThreeEqualChannelsMatchingTheGrayDecode() throws {
