@@ -23,7 +23,7 @@ static void cic_copy_message(char *destination, const char *text) {
     snprintf(destination, CIC_MESSAGE_CAPACITY, "%s", text);
 }
 
-void cic_gray_result_free(cic_gray_result *result) {
+void cic_image_result_free(cic_image_result *result) {
     if (result == NULL) {
         return;
     }
@@ -34,7 +34,7 @@ void cic_gray_result_free(cic_gray_result *result) {
     result->exif_size = 0;
 }
 
-static void cic_result_reset(cic_gray_result *result) {
+static void cic_result_reset(cic_image_result *result) {
     memset(result, 0, sizeof(*result));
 }
 
@@ -43,7 +43,7 @@ static void cic_result_reset(cic_gray_result *result) {
 typedef struct {
     struct jpeg_error_mgr base;
     jmp_buf jump;
-    cic_gray_result *result;
+    cic_image_result *result;
 } cic_jpeg_error;
 
 // Replaces libjpeg's error_exit, which would print and call exit().
@@ -76,8 +76,17 @@ static void cic_jpeg_output_message(j_common_ptr cinfo) {
     (void)cinfo;
 }
 
+// OpenCV's CMYK-to-BGR conversion for IMREAD_COLOR (icvCvt_CMYK2BGR_8u_C4C3R), written out in RGB
+// order: each of C, M, Y is folded with K, giving R from C, G from M, B from Y.
+static inline void cic_cmyk_to_rgb(const uint8_t *cmyk, uint8_t *rgb) {
+    const int k = cmyk[3];
+    for (int channel = 0; channel < 3; channel++) {
+        rgb[channel] = (uint8_t)(k - ((255 - cmyk[channel]) * k >> 8));
+    }
+}
+
 // OpenCV 5's CMYK-to-gray path: the CMYK samples are folded with K into B, G, R (the same fold as
-// its CMYK-to-BGR conversion: R from C, G from M, B from Y), then weighted with the BT.601 14-bit
+// its CMYK-to-BGR conversion above), then weighted with the BT.601 14-bit
 // fixed-point weights of cvtColor(BGR2GRAY). (OpenCV 4's icvCvt_CMYK2Gray weighted C with the blue
 // weight instead; opencv-python 5.0.0 matches this version on the CMYK fixture.)
 static inline uint8_t cic_cmyk_to_gray(const uint8_t *cmyk) {
@@ -85,16 +94,15 @@ static inline uint8_t cic_cmyk_to_gray(const uint8_t *cmyk) {
     const int weightR = (int)(0.299 * (1 << kScaleBits) + 0.5);
     const int weightG = (int)(0.587 * (1 << kScaleBits) + 0.5);
     const int weightB = (1 << kScaleBits) - weightR - weightG;
-    const int c = cmyk[0], m = cmyk[1], y = cmyk[2], k = cmyk[3];
-    const int red = k - ((255 - c) * k >> 8);
-    const int green = k - ((255 - m) * k >> 8);
-    const int blue = k - ((255 - y) * k >> 8);
-    return (uint8_t)((weightR * red + weightG * green + weightB * blue + (1 << (kScaleBits - 1))) >> kScaleBits);
+    uint8_t rgb[3];
+    cic_cmyk_to_rgb(cmyk, rgb);
+    return (uint8_t)((weightR * rgb[0] + weightG * rgb[1] + weightB * rgb[2] + (1 << (kScaleBits - 1))) >> kScaleBits);
 }
 
 enum { CIC_JPEG_APP1 = JPEG_APP0 + 1 };
 
-cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_pixels, cic_gray_result *result) {
+// Resets the result and checks the arguments every decoder shares.
+static cic_status cic_decode_begin(const uint8_t *data, size_t size, int32_t channels, cic_image_result *result) {
     if (result == NULL) {
         return CIC_ERR_ARGUMENT;
     }
@@ -102,6 +110,18 @@ cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_p
     if (data == NULL || size == 0) {
         cic_copy_message(result->message, "empty input");
         return CIC_ERR_ARGUMENT;
+    }
+    if (channels != 1 && channels != 3) {
+        cic_copy_message(result->message, "channels must be 1 or 3");
+        return CIC_ERR_ARGUMENT;
+    }
+    return CIC_OK;
+}
+
+cic_status cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, int32_t channels, cic_image_result *result) {
+    const cic_status argument_status = cic_decode_begin(data, size, channels, result);
+    if (argument_status != CIC_OK) {
+        return argument_status;
     }
 
     struct jpeg_decompress_struct cinfo;
@@ -166,12 +186,16 @@ cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_p
         }
     }
 
-    // OpenCV (grfmt_jpeg.cpp, gray output): libjpeg's grayscale output unless the file has four
-    // components, which are read as CMYK and converted by OpenCV itself.
+    // OpenCV (grfmt_jpeg.cpp): libjpeg's own grayscale or colour output unless the file has four
+    // components, which are read as CMYK and converted by OpenCV itself. For colour OpenCV asks
+    // for JCS_EXT_BGR; JCS_EXT_RGB gives the same samples in the order wanted here.
     const int is_cmyk = cinfo.num_components == 4;
     if (is_cmyk) {
         cinfo.out_color_space = JCS_CMYK;
         cinfo.out_color_components = 4;
+    } else if (channels == 3) {
+        cinfo.out_color_space = JCS_EXT_RGB;
+        cinfo.out_color_components = 3;
     } else {
         cinfo.out_color_space = JCS_GRAYSCALE;
         cinfo.out_color_components = 1;
@@ -179,7 +203,7 @@ cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_p
 
     jpeg_start_decompress(&cinfo);
     if (cinfo.output_width != cinfo.image_width || cinfo.output_height != cinfo.image_height ||
-        cinfo.output_components != (is_cmyk ? 4 : 1)) {
+        cinfo.output_components != (is_cmyk ? 4 : channels)) {
         cic_copy_message(result->message, "unexpected libjpeg output geometry");
         jpeg_destroy_decompress(&cinfo);
         return CIC_ERR_CODEC;
@@ -187,7 +211,8 @@ cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_p
 
     const size_t width = cinfo.output_width;
     const size_t height = cinfo.output_height;
-    pixels = malloc(width * height);
+    const size_t stride = width * (size_t)channels;
+    pixels = malloc(stride * height);
     if (is_cmyk) {
         row = malloc(width * 4);
     }
@@ -198,16 +223,20 @@ cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_p
 
     while (cinfo.output_scanline < cinfo.output_height) {
         const size_t y = cinfo.output_scanline;
-        JSAMPROW target = is_cmyk ? (JSAMPROW)row : (JSAMPROW)(pixels + y * width);
+        JSAMPROW target = is_cmyk ? (JSAMPROW)row : (JSAMPROW)(pixels + y * stride);
         if (jpeg_read_scanlines(&cinfo, &target, 1) != 1) {
             // Only a suspending data source returns 0 rows; the memory source never suspends.
             cic_copy_message(result->message, "libjpeg returned no scanline");
             ERREXIT(&cinfo, JERR_INPUT_EOF);
         }
         if (is_cmyk) {
-            uint8_t *out = pixels + y * width;
+            uint8_t *out = pixels + y * stride;
             for (size_t x = 0; x < width; x++) {
-                out[x] = cic_cmyk_to_gray(row + 4 * x);
+                if (channels == 3) {
+                    cic_cmyk_to_rgb(row + 4 * x, out + 3 * x);
+                } else {
+                    out[x] = cic_cmyk_to_gray(row + 4 * x);
+                }
             }
         }
     }
@@ -218,6 +247,7 @@ cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_p
     result->pixels = pixels;
     result->width = (int32_t)width;
     result->height = (int32_t)height;
+    result->channels = channels;
     return CIC_OK;
 }
 
@@ -228,7 +258,7 @@ typedef struct {
     const uint8_t *data;
     size_t size;
     size_t position;
-    cic_gray_result *result;
+    cic_image_result *result;
     /// Set once created; its width bounds libpng's row buffers in cic_png_malloc.
     png_infop info;
 } cic_png_reader;
@@ -279,14 +309,10 @@ static void cic_png_read(png_structp png, png_bytep out, png_size_t count) {
     reader->position += count;
 }
 
-cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pixels, cic_gray_result *result) {
-    if (result == NULL) {
-        return CIC_ERR_ARGUMENT;
-    }
-    cic_result_reset(result);
-    if (data == NULL || size == 0) {
-        cic_copy_message(result->message, "empty input");
-        return CIC_ERR_ARGUMENT;
+cic_status cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, int32_t channels, cic_image_result *result) {
+    const cic_status argument_status = cic_decode_begin(data, size, channels, result);
+    if (argument_status != CIC_OK) {
+        return argument_status;
     }
 
     cic_png_reader reader;
@@ -342,8 +368,8 @@ cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pi
         longjmp(reader.jump, 1);
     }
 
-    // The transformations OpenCV's PngDecoder::readData requests for a one-channel 8-bit target,
-    // in its order.
+    // The transformations OpenCV's PngDecoder::readData requests for a one- or three-channel 8-bit
+    // target, in its order (for colour it adds png_set_bgr, left out here to keep RGB order).
     if (bit_depth == 16) {
         png_set_strip_16(png);
     }
@@ -354,16 +380,21 @@ cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pi
     if ((color_type & PNG_COLOR_MASK_COLOR) == 0 && bit_depth < 8) {
         png_set_expand_gray_1_2_4_to_8(png);
     }
-    png_set_rgb_to_gray(png, PNG_ERROR_ACTION_NONE, 0.299, 0.587);
+    if (channels == 1) {
+        png_set_rgb_to_gray(png, PNG_ERROR_ACTION_NONE, 0.299, 0.587);
+    } else if ((color_type & PNG_COLOR_MASK_COLOR) == 0) {
+        png_set_gray_to_rgb(png);
+    }
     png_set_interlace_handling(png);
     png_read_update_info(png, info);
 
-    if (png_get_rowbytes(png, info) != width || png_get_channels(png, info) != 1 || png_get_bit_depth(png, info) != 8) {
-        cic_copy_message(result->message, "libpng did not produce 8-bit single-channel rows");
+    const size_t stride = (size_t)width * (size_t)channels;
+    if (png_get_rowbytes(png, info) != stride || png_get_channels(png, info) != channels || png_get_bit_depth(png, info) != 8) {
+        cic_copy_message(result->message, "libpng did not produce rows of 8-bit samples with the requested channels");
         longjmp(reader.jump, 1);
     }
 
-    pixels = malloc((size_t)width * (size_t)height);
+    pixels = malloc(stride * (size_t)height);
     rows = malloc(sizeof(png_bytep) * (size_t)height);
     if (pixels == NULL || rows == NULL) {
         cic_copy_message(result->message, "out of memory for the pixel buffer");
@@ -371,7 +402,7 @@ cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pi
         longjmp(reader.jump, 1);
     }
     for (png_uint_32 y = 0; y < height; y++) {
-        rows[y] = pixels + (size_t)y * width;
+        rows[y] = pixels + (size_t)y * stride;
     }
     png_read_image(png, rows);
     png_read_end(png, end_info);
@@ -401,6 +432,7 @@ cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pi
     result->pixels = pixels;
     result->width = (int32_t)width;
     result->height = (int32_t)height;
+    result->channels = channels;
     return CIC_OK;
 }
 

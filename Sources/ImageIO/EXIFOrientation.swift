@@ -39,8 +39,8 @@ public enum EXIFOrientation {
     /// The image as displayed for EXIF orientation `orientation` (OpenCV's mapping: 2 mirror
     /// left-right, 3 rotate 180, 4 mirror top-bottom, 5 transpose, 6 rotate 90 clockwise,
     /// 7 transverse, 8 rotate 90 counter-clockwise). Other values return the image unchanged.
-    public static func apply(_ orientation: Int, to image: GrayImage) -> GrayImage {
-        let width = image.width, height = image.height
+    public static func apply<Image: InterleavedImage>(_ orientation: Int, to image: Image) -> Image {
+        let width = image.width, height = image.height, channels = Image.channels
         // Source coordinates for destination (x, y), with the destination's width dw / height dh.
         let transposes = orientation >= 5 && orientation <= 8
         let outWidth = transposes ? height : width
@@ -56,17 +56,18 @@ public enum EXIFOrientation {
         case 8: map = { x, y in (width - 1 - y, x) }
         default: return image
         }
-        var out = [UInt8](repeating: 0, count: width * height)
+        var out = [UInt8](repeating: 0, count: image.pixels.count)
         image.pixels.withUnsafeBufferPointer { source in
             out.withUnsafeMutableBufferPointer { target in
                 for y in 0..<outHeight {
                     for x in 0..<outWidth {
                         let (sx, sy) = map(x, y)
-                        target[y * outWidth + x] = source[sy * width + sx]
+                        let from = (sy * width + sx) * channels, to = (y * outWidth + x) * channels
+                        for c in 0..<channels { target[to + c] = source[from + c] }
                     }
                 }
             }
         }
-        return GrayImage(width: outWidth, height: outHeight, pixels: out)
+        return Image(width: outWidth, height: outHeight, pixels: out)
     }
 }

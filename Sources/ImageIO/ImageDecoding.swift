@@ -1,5 +1,6 @@
-// Decoding JPEG and PNG files to 8-bit grayscale exactly as the reference's
-// cv2.imread(path, cv2.IMREAD_GRAYSCALE) does, through the C shims in CImageCodecs.
+// Decoding JPEG and PNG files to 8-bit grayscale or RGB exactly as the references'
+// cv2.imread(path, cv2.IMREAD_GRAYSCALE) and cv2.imread(path, cv2.IMREAD_COLOR) + BGR -> RGB
+// (LightGlue's load_image) do, through the C shims in CImageCodecs.
 import CImageCodecs
 import Foundation
 
@@ -54,10 +55,16 @@ public struct ImageDecodingOptions: Sendable, Equatable {
     }
 }
 
+/// A decoded grayscale image with what the decoder found out along the way.
+public typealias DecodedImage = DecodingResult<GrayImage>
+
+/// A decoded RGB image with what the decoder found out along the way.
+public typealias DecodedRGBImage = DecodingResult<RGBImage>
+
 /// A decoded image with what the decoder found out along the way.
-public struct DecodedImage: Sendable, Equatable {
-    /// The grayscale image, already rotated/flipped by the EXIF orientation when that option is on.
-    public var image: GrayImage
+public struct DecodingResult<Image: InterleavedImage>: Sendable, Equatable {
+    /// The image, already rotated/flipped by the EXIF orientation when that option is on.
+    public var image: Image
     /// The container format.
     public var format: ImageFormat
     /// EXIF orientation tag (1...8) when present and valid.
@@ -68,17 +75,43 @@ public struct DecodedImage: Sendable, Equatable {
     public var firstWarning: String?
 }
 
-/// Decodes JPEG and PNG data to ``GrayImage`` like `cv2.imread(path, cv2.IMREAD_GRAYSCALE)`.
+/// Decodes JPEG and PNG data to ``GrayImage`` like `cv2.imread(path, cv2.IMREAD_GRAYSCALE)`
+/// (``decode(contentsOf:options:)``), or to ``RGBImage`` like `cv2.imread(path, cv2.IMREAD_COLOR)`
+/// followed by BGR -> RGB (``decodeRGB(contentsOf:options:)``).
 ///
-/// - JPEG: libjpeg's own grayscale output (the Y channel of YCbCr files), CMYK/YCCK files through
-///   OpenCV's CMYK-to-gray formula; baseline and progressive.
+/// - JPEG: libjpeg's own grayscale output (the Y channel of YCbCr files) or colour output (grey
+///   files replicated to three channels), CMYK/YCCK files through OpenCV's CMYK conversion;
+///   baseline and progressive.
 /// - PNG: every colour type and bit depth, converted by libpng with the transformations OpenCV
 ///   requests (16 to 8 bits by dropping the low byte, alpha dropped without compositing, palette
-///   expanded, RGB to gray with libpng's fixed-point 0.299/0.587/0.114 weights).
+///   expanded; gray: RGB to gray with libpng's fixed-point 0.299/0.587/0.114 weights; RGB: gray
+///   expanded to three channels).
 /// - The EXIF orientation is then applied as OpenCV's `ApplyExifOrientation` does.
+///
+/// Both outputs share the same limits, warnings and errors.
 public enum ImageDecoder {
-    /// Reads and decodes a file. Errors name the file.
+    /// Reads and decodes a file to grayscale. Errors name the file.
     public static func decode(contentsOf url: URL, options: ImageDecodingOptions = .init()) throws -> DecodedImage {
+        try decode(data: readFile(url, options: options), source: url.path, options: options)
+    }
+
+    /// Decodes an in-memory encoded image to grayscale; `source` labels it in errors.
+    public static func decode(data: Data, source: String = "<memory>", options: ImageDecodingOptions = .init()) throws -> DecodedImage {
+        try decode(data: data, source: source, options: options, as: GrayImage.self)
+    }
+
+    /// Reads and decodes a file to RGB. Errors name the file.
+    public static func decodeRGB(contentsOf url: URL, options: ImageDecodingOptions = .init()) throws -> DecodedRGBImage {
+        try decodeRGB(data: readFile(url, options: options), source: url.path, options: options)
+    }
+
+    /// Decodes an in-memory encoded image to RGB; `source` labels it in errors.
+    public static func decodeRGB(data: Data, source: String = "<memory>", options: ImageDecodingOptions = .init()) throws -> DecodedRGBImage {
+        try decode(data: data, source: source, options: options, as: RGBImage.self)
+    }
+
+    /// The file's bytes, refused before reading when larger than the options allow.
+    private static func readFile(_ url: URL, options: ImageDecodingOptions) throws -> Data {
         let source = url.path
         let size: Int
         do {
@@ -96,11 +129,12 @@ public enum ImageDecoder {
         } catch {
             throw ImageLoadingError.unreadable(source: source, reason: Self.reason(error))
         }
-        return try decode(data: data, source: source, options: options)
+        return data
     }
 
-    /// Decodes an in-memory encoded image; `source` labels it in errors.
-    public static func decode(data: Data, source: String = "<memory>", options: ImageDecodingOptions = .init()) throws -> DecodedImage {
+    /// The decoder behind both outputs; `Image.channels` picks gray (1) or RGB (3).
+    private static func decode<Image: InterleavedImage>(data: Data, source: String, options: ImageDecodingOptions,
+                                                        as _: Image.Type) throws -> DecodingResult<Image> {
         if data.isEmpty { throw ImageLoadingError.empty(source: source) }
         if data.count > options.maxFileBytes {
             throw ImageLoadingError.fileTooLarge(source: source, bytes: data.count, limit: options.maxFileBytes)
@@ -109,14 +143,15 @@ public enum ImageDecoder {
             throw ImageLoadingError.unsupportedFormat(source: source, detected: ImageFormat.describeUnsupported(Array(data.prefix(16))))
         }
 
-        var result = cic_gray_result()
-        defer { cic_gray_result_free(&result) }
+        var result = cic_image_result()
+        defer { cic_image_result_free(&result) }
         let limit = UInt64(max(0, options.maxPixelCount))
+        let channels = Image.channels
         let status = data.withUnsafeBytes { raw -> cic_status in
             let bytes = raw.bindMemory(to: UInt8.self)
             switch format {
-            case .jpeg: return cic_decode_jpeg_gray(bytes.baseAddress, bytes.count, limit, &result)
-            case .png: return cic_decode_png_gray(bytes.baseAddress, bytes.count, limit, &result)
+            case .jpeg: return cic_decode_jpeg(bytes.baseAddress, bytes.count, limit, Int32(channels), &result)
+            case .png: return cic_decode_png(bytes.baseAddress, bytes.count, limit, Int32(channels), &result)
             }
         }
         let message = Self.string(fromCString: &result.message)
@@ -140,11 +175,11 @@ public enum ImageDecoder {
 
         let width = Int(result.width)
         let height = Int(result.height)
-        guard let pixelPointer = result.pixels, width > 0, height > 0 else {
+        guard let pixelPointer = result.pixels, width > 0, height > 0, Int(result.channels) == channels else {
             throw ImageLoadingError.corrupt(source: source, format: format, reason: "decoder returned no pixels")
         }
-        let pixels = Array(UnsafeBufferPointer(start: pixelPointer, count: width * height))
-        var image = GrayImage(width: width, height: height, pixels: pixels)
+        let pixels = Array(UnsafeBufferPointer(start: pixelPointer, count: width * height * channels))
+        var image = Image(width: width, height: height, pixels: pixels)
 
         var orientation: Int?
         if let exifPointer = result.exif, result.exif_size > 0 {
@@ -153,7 +188,7 @@ public enum ImageDecoder {
         if options.appliesEXIFOrientation, let orientation {
             image = EXIFOrientation.apply(orientation, to: image)
         }
-        return DecodedImage(image: image, format: format, exifOrientation: orientation,
+        return DecodingResult(image: image, format: format, exifOrientation: orientation,
                             warningCount: warningCount, firstWarning: firstWarning)
     }
 
@@ -180,5 +215,18 @@ extension GrayImage {
     /// Decodes in-memory JPEG or PNG data to grayscale; `source` labels the data in errors.
     public init(encoded data: Data, source: String = "<memory>", options: ImageDecodingOptions = .init()) throws {
         self = try ImageDecoder.decode(data: data, source: source, options: options).image
+    }
+}
+
+extension RGBImage {
+    /// Decodes a JPEG or PNG file to RGB like `cv2.imread(path, cv2.IMREAD_COLOR)` followed by BGR -> RGB.
+    /// - Throws: ``ImageLoadingError`` naming the file and the reason.
+    public init(contentsOf url: URL, options: ImageDecodingOptions = .init()) throws {
+        self = try ImageDecoder.decodeRGB(contentsOf: url, options: options).image
+    }
+
+    /// Decodes in-memory JPEG or PNG data to RGB; `source` labels the data in errors.
+    public init(encoded data: Data, source: String = "<memory>", options: ImageDecodingOptions = .init()) throws {
+        self = try ImageDecoder.decodeRGB(data: data, source: source, options: options).image
     }
 }

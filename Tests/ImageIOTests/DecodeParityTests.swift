@@ -22,19 +22,23 @@ import Testing
         let file = String(goldenName.dropFirst("decode/".count))
         let expected = try ImageFixtures.grayGolden(goldenName)
         let decoded = try ImageDecoder.decode(contentsOf: ImageFixtures.url(file))
-        #expect(decoded.image.width == expected.width && decoded.image.height == expected.height,
-                "\(file): \(decoded.image.width)x\(decoded.image.height), cv2 \(expected.width)x\(expected.height)")
-        guard decoded.image.width == expected.width, decoded.image.height == expected.height else { return }
-        let comparison = PixelComparison(decoded.image, expected)
-        print("decode parity \(file): \(comparison)")
-        // The decoder's parity tolerance. Measured exact for every intact file with the system libjpeg-turbo 2.1.5 /
-        // libpng 1.6.39 against cv2's bundled libjpeg-turbo 3.1.2 / libpng 1.6.58.
-        #expect(comparison.maxDifference <= 1, "\(file): \(comparison)")
-        if let tolerance = Self.libraryVersionTolerance[file] {
-            #expect(comparison.equalFraction >= tolerance, "\(file): \(comparison)")
-        } else {
-            #expect(comparison.equalFraction >= 0.999, "\(file): \(comparison)")
-        }
+        Self.expectParity(decoded.image, expected, file: file, label: "decode parity")
+    }
+
+    /// Checks a decoded image against its cv2 golden with the decoder's parity tolerance (shared by the
+    /// gray and RGB goldens) and prints the agreement. Measured exact for every intact file with the
+    /// system libjpeg-turbo 2.1.5 / libpng 1.6.39 against cv2's bundled libjpeg-turbo 3.1.2 / libpng 1.6.58.
+    static func expectParity<Image: InterleavedImage>(_ decoded: Image, _ expected: Image, file: String, label: String,
+                                                      sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(decoded.width == expected.width && decoded.height == expected.height,
+                "\(file): \(decoded.width)x\(decoded.height), cv2 \(expected.width)x\(expected.height)",
+                sourceLocation: sourceLocation)
+        guard decoded.width == expected.width, decoded.height == expected.height else { return }
+        let comparison = PixelComparison(decoded, expected)
+        print("\(label) \(file): \(comparison)")
+        #expect(comparison.maxDifference <= 1, "\(file): \(comparison)", sourceLocation: sourceLocation)
+        let tolerance = libraryVersionTolerance[file] ?? 0.999
+        #expect(comparison.equalFraction >= tolerance, "\(file): \(comparison)", sourceLocation: sourceLocation)
     }
 
     /// Files where the libjpeg-turbo versions legitimately disagree: a progressive JPEG cut off in the

@@ -29,13 +29,15 @@ typedef enum {
 
 enum { CIC_MESSAGE_CAPACITY = 256 };
 
-/// Result of a grayscale decode. All buffers are allocated with malloc and released with
-/// `cic_gray_result_free`.
+/// Result of a decode. All buffers are allocated with malloc and released with
+/// `cic_image_result_free`.
 typedef struct {
-    /// `width * height` bytes, row-major, or NULL on failure.
+    /// `width * height * channels` bytes, row-major, channels interleaved (RGB order), or NULL on failure.
     uint8_t *pixels;
     int32_t width;
     int32_t height;
+    /// 1 (gray) or 3 (RGB), as requested.
+    int32_t channels;
     /// Raw TIFF-structured EXIF payload (starting at the byte-order mark, i.e. after "Exif\0\0"
     /// for JPEG), or NULL when the file carries none.
     uint8_t *exif;
@@ -54,22 +56,22 @@ typedef struct {
     int32_t header_components;
     /// PNG bit depth (JPEG: 8).
     int32_t header_bit_depth;
-} cic_gray_result;
+} cic_image_result;
 
-/// Decodes a JPEG to 8-bit grayscale the way OpenCV's JPEG decoder does for IMREAD_GRAYSCALE:
-/// libjpeg's JCS_GRAYSCALE output for 1- and 3-component files, and CMYK output converted with
-/// OpenCV 5's CMYK-to-gray conversion (K fold, then BT.601 fixed-point weights) for 4-component (CMYK/YCCK) files.
-/// Images with more than `max_pixels` pixels are refused after the header is read, before any
-/// pixel buffer is allocated.
-cic_status cic_decode_jpeg_gray(const uint8_t *data, size_t size, uint64_t max_pixels, cic_gray_result *result);
+/// Decodes a JPEG to 8-bit gray (`channels` 1) or RGB (`channels` 3) the way OpenCV's JPEG decoder
+/// does for IMREAD_GRAYSCALE / IMREAD_COLOR: libjpeg's JCS_GRAYSCALE or colour output for 1- and
+/// 3-component files, and CMYK output folded with K as OpenCV 5 does for 4-component (CMYK/YCCK)
+/// files (gray: then BT.601 fixed-point weights). Images with more than `max_pixels` pixels are
+/// refused after the header is read, before any pixel buffer is allocated.
+cic_status cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels, int32_t channels, cic_image_result *result);
 
-/// Decodes a PNG to 8-bit grayscale with the libpng transformations OpenCV's PNG decoder requests for
-/// IMREAD_GRAYSCALE (strip 16 to 8 bits, strip alpha, palette to RGB, expand low bit depths, libpng's
-/// rgb_to_gray with weights 0.299/0.587).
-cic_status cic_decode_png_gray(const uint8_t *data, size_t size, uint64_t max_pixels, cic_gray_result *result);
+/// Decodes a PNG to 8-bit gray (`channels` 1) or RGB (`channels` 3) with the libpng transformations
+/// OpenCV's PNG decoder requests (strip 16 to 8 bits, strip alpha, palette to RGB, expand low bit
+/// depths; gray: libpng's rgb_to_gray with weights 0.299/0.587; RGB: gray_to_rgb for gray files).
+cic_status cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels, int32_t channels, cic_image_result *result);
 
 /// Releases the buffers of a result (safe on a zeroed or partially filled result).
-void cic_gray_result_free(cic_gray_result *result);
+void cic_image_result_free(cic_image_result *result);
 
 /// Output buffer of the PNG encoder; release with `cic_buffer_free`.
 typedef struct {

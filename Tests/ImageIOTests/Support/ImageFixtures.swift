@@ -48,7 +48,7 @@ struct PixelComparison: CustomStringConvertible {
     var equalFraction: Double
     var count: Int
 
-    init(_ a: GrayImage, _ b: GrayImage) {
+    init<Image: InterleavedImage>(_ a: Image, _ b: Image) {
         precondition(a.width == b.width && a.height == b.height)
         var maxDifference = 0
         var equal = 0
