@@ -20,14 +20,15 @@ public struct ModelDescription: Sendable {
     public let summary: String
     /// True for a tensor name only this model has.
     public let recognizes: @Sendable (String) -> Bool
-    /// The schema for a file with these tensor names (for instance with its layer count).
-    public let schema: @Sendable (_ names: [String]) throws -> WeightSchema
+    /// The schema for a file with these tensors (name -> shape): the names give, for instance, the
+    /// layer count; the shapes tell variants apart that share every name (ALIKED's widths).
+    public let schema: @Sendable (_ shapes: [String: [Int]]) throws -> WeightSchema
     /// The official files holding these weights.
     public let files: [OfficialWeights.File]
 
     public init(kind: ModelKind, summary: String, files: [OfficialWeights.File] = [],
                 recognizes: @escaping @Sendable (String) -> Bool,
-                schema: @escaping @Sendable (_ names: [String]) throws -> WeightSchema) {
+                schema: @escaping @Sendable (_ shapes: [String: [Int]]) throws -> WeightSchema) {
         self.kind = kind
         self.summary = summary
         self.files = files
@@ -63,10 +64,10 @@ public struct ModelCatalog: Sendable {
         }
     }
 
-    /// The schema for a file's tensor names: the model kind given or detected.
-    public func schema<C: Collection>(forTensorsNamed names: C, kind: ModelKind? = nil) throws -> WeightSchema where C.Element == String {
-        let resolved = try kind ?? detect(names: names)
-        return try description(of: resolved).schema(Array(names))
+    /// The schema for a file's tensors (name -> shape): the model kind given or detected.
+    public func schema(forTensors shapes: [String: [Int]], kind: ModelKind? = nil) throws -> WeightSchema {
+        let resolved = try kind ?? detect(names: shapes.keys.sorted())
+        return try description(of: resolved).schema(shapes)
     }
 
     /// Every official file of every model, in catalog order.

@@ -1,6 +1,6 @@
 // Fetching official weight files, each from its own pinned URL and verified before it is written,
 // so what is converted is byte-for-byte the file the reference implementation loads: the Magic
-// Leap files by git blob id at a pinned commit, release assets (LightGlue) by SHA-256.
+// Leap files by git blob id at a pinned commit, the others (LightGlue, ALIKED, DISK) by SHA-256.
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -48,23 +48,28 @@ public enum OfficialWeights {
             }
         }
 
+        /// The local file name (what the locator looks for, and what a mirror holds).
         public var name: String
         public var pin: Pin
         public var model: ModelKind
-        /// URL prefix the name is appended to (ends with `/`): the file's official location.
+        /// URL prefix the remote name is appended to (ends with `/`): the file's official location.
         public var baseURL: String
+        /// The file's name at ``baseURL``: usually ``name``; differs where the publisher's name is
+        /// too generic to keep locally (DISK's `depth-save.pth` is kept as `disk-depth-save.pth`).
+        public var remoteName: String
 
         /// A file of magicleap/SuperGluePretrainedNetwork's models/weights/ at ``OfficialWeights/commit``.
         public init(name: String, gitBlobID: String, model: ModelKind) {
             self.init(name: name, pin: .gitBlobID(gitBlobID), model: model, baseURL: OfficialWeights.defaultBaseURL)
         }
 
-        /// A file published at `baseURL + name`.
-        public init(name: String, pin: Pin, model: ModelKind, baseURL: String) {
+        /// A file published at `baseURL + (remoteName ?? name)`, kept locally as `name`.
+        public init(name: String, pin: Pin, model: ModelKind, baseURL: String, remoteName: String? = nil) {
             self.name = name
             self.pin = pin
             self.model = model
             self.baseURL = baseURL.hasSuffix("/") ? baseURL : baseURL + "/"
+            self.remoteName = remoteName ?? name
         }
 
         /// The pinned git blob id, for files pinned that way.
@@ -79,8 +84,8 @@ public enum OfficialWeights {
             return nil
         }
 
-        /// The official URL: ``baseURL`` followed by ``name``.
-        public var url: String { baseURL + name }
+        /// The official URL: ``baseURL`` followed by ``remoteName``.
+        public var url: String { baseURL + remoteName }
 
         /// `superpoint_v1.safetensors` for `superpoint_v1.pth`.
         public var convertedName: String { OfficialWeights.convertedName(of: name) }
@@ -121,8 +126,9 @@ public enum OfficialWeights {
         return url
     }
 
-    /// Downloads `file` into `directory` unless a copy matching its pin is already there, from
-    /// `baseURL` + its name when a base URL is given (a mirror), else from its own ``File/url``.
+    /// Downloads `file` into `directory` (as its ``File/name``) unless a copy matching its pin is
+    /// already there, from `baseURL` + its name when a base URL is given (a mirror holding the
+    /// files under their local names), else from its own ``File/url``.
     /// The bytes are checked against the pin (git blob id or SHA-256) before they are written,
     /// written to a temporary name and renamed, so a failed or mismatching download never leaves
     /// a file under the final name.

@@ -22,8 +22,9 @@ public enum WeightConversion {
     public static func convert(checkpointBytes bytes: [UInt8], name: String, model: ModelKind? = nil, catalog: ModelCatalog) throws -> SafeTensorsFile {
         let checkpoint = try TorchCheckpoint(bytes: bytes, name: name)
         do {
-            let schema = try catalog.schema(forTensorsNamed: checkpoint.names, kind: model)
-            try schema.validate(shapes: checkpoint.tensors.mapValues(\.shape), order: checkpoint.names)
+            let shapes = checkpoint.tensors.mapValues(\.shape)
+            let schema = try catalog.schema(forTensors: shapes, kind: model ?? catalog.detect(names: checkpoint.names))
+            try schema.validate(shapes: shapes, order: checkpoint.names)
             var file = SafeTensorsFile()
             for entry in schema.entries where !entry.optional {
                 guard let tensor = checkpoint.tensors[entry.name] else { continue }  // validate() guarantees presence
@@ -67,7 +68,7 @@ public enum WeightConversion {
             let file = try SafeTensorsFile(data: data, name: url.lastPathComponent)
             do {
                 let kind = try model ?? file.metadata[MetadataKey.model].map(ModelKind.init(rawValue:)) ?? catalog.detect(names: file.tensors.keys)
-                try catalog.schema(forTensorsNamed: Array(file.tensors.keys), kind: kind).validate(file)
+                try catalog.schema(forTensors: file.tensors.mapValues(\.shape), kind: kind).validate(file)
             } catch let error as WeightError {
                 throw CheckpointError("\(url.lastPathComponent): \(error.description)")
             }

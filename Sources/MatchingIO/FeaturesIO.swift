@@ -7,16 +7,22 @@ import Checkpoints
 
 /// Reading and writing ``Features`` as NumPy `.npz` archives.
 ///
-/// Format version 1, one array per member:
+/// Format version 2, one array per member:
 ///
-/// | member           | dtype  | shape   | meaning                                                       |
-/// |------------------|--------|---------|---------------------------------------------------------------|
-/// | `format_version` | `<i8`  | `(1,)`  | `1`                                                           |
-/// | `keypoints`      | `<f4`  | `(N, 2)`| x, y in pixels of the network input (the resized image)       |
-/// | `scores`         | `<f4`  | `(N,)`  | detection scores                                              |
-/// | `descriptors`    | `<f4`  | `(N, D)`| one L2-normalised descriptor per row (D = 256 for SuperPoint) |
-/// | `image_size`     | `<i8`  | `(2,)`  | width, height of the network input                            |
-/// | `sha256`         | `|u1`  | `(32,)` | SHA-256 of the four arrays above (see ``payloadDigest(_:)``)  |
+/// | member           | dtype  | shape   | meaning                                                          |
+/// |------------------|--------|---------|------------------------------------------------------------------|
+/// | `format_version` | `<i8`  | `(1,)`  | `2`                                                              |
+/// | `keypoints`      | `<f4`  | `(N, 2)`| x, y in pixels of `image_size` (see below)                       |
+/// | `scores`         | `<f4`  | `(N,)`  | detection scores                                                 |
+/// | `descriptors`    | `<f4`  | `(N, D)`| one L2-normalised descriptor per row (256 SuperPoint, 128 ALIKED-n/DISK) |
+/// | `image_size`     | `<i8`  | `(2,)`  | width, height of the image the keypoints live in                 |
+/// | `detector`       | `<U*`  | `()`    | the detector that made them (`superpoint`, `aliked-n16`, `disk`); absent when unknown |
+/// | `sha256`         | `|u1`  | `(32,)` | SHA-256 of the members above (see ``payloadDigest(_:)``)         |
+///
+/// Keypoints are where each detector's reference reports them: pixels of the resized network
+/// input for SuperPoint (match_pairs.py), pixels of the original image for ALIKED and DISK
+/// (LightGlue's extract); `image_size` is that image's size. Version 1 files (no `detector`)
+/// are still read, with the detector unknown.
 ///
 /// Descriptors are stored one row per keypoint (`N x D`), the transpose of the reference's
 /// `D x N` tensors, because that is the natural layout for numpy users (`d[i]` is keypoint `i`'s).
@@ -24,7 +30,7 @@ import Checkpoints
 /// `sha256` (e.g. written by numpy) is accepted; a file whose `sha256` does not match is rejected.
 public enum FeaturesIO {
     /// The format version this code writes and the highest it reads.
-    public static let formatVersion: Int64 = 1
+    public static let formatVersion: Int64 = 2
 
     /// The archive members for `features`, plus any extra members appended after them.
     public static func arrays(for features: Features, extra: [(String, NPYArray)] = []) -> [(String, NPYArray)] {
@@ -78,8 +84,16 @@ public enum FeaturesIO {
         guard size[0] > 0, size[1] > 0, size[0] <= Int64(Int32.max), size[1] <= Int64(Int32.max) else {
             throw FeaturesFileError(file: name, reason: "'image_size' \(size) is not a positive width and height")
         }
+        var detector: String?
+        if v >= 2, let recorded = arrays["detector"] {
+            do { detector = try recorded.string() } catch {
+                throw FeaturesFileError(file: name, reason: "'detector' must be a 0-d unicode string (\(error))")
+            }
+        }
         if let digest = arrays["sha256"] {
-            let expected = payloadDigest([("keypoints", keypoints), ("scores", scores), ("descriptors", descriptors), ("image_size", imageSize)])
+            var payload = [("keypoints", keypoints), ("scores", scores), ("descriptors", descriptors), ("image_size", imageSize)]
+            if v >= 2, let recorded = arrays["detector"] { payload.append(("detector", recorded)) }
+            let expected = payloadDigest(payload)
             guard digest.descr == "|u1", digest.bytes == expected.bytes else {
                 throw FeaturesFileError(file: name, reason: "checksum mismatch (the file is corrupt)")
             }
@@ -89,7 +103,7 @@ public enum FeaturesIO {
             throw FeaturesFileError(file: name, reason: "contains NaN or infinite values")
         }
         return Features(keypoints: kp, scores: sc, descriptors: de, descriptorDim: descriptors.shape[1],
-                        imageWidth: Int(size[0]), imageHeight: Int(size[1]))
+                        imageWidth: Int(size[0]), imageHeight: Int(size[1]), detector: detector)
     }
 
     /// SHA-256 over each member's name, dtype, shape and bytes, in order; detects truncation and
@@ -108,6 +122,7 @@ public enum FeaturesIO {
          ("scores", NPYArray(float32: f.scores, shape: [f.count])),
          ("descriptors", NPYArray(float32: f.descriptors, shape: [f.count, f.descriptorDim])),
          ("image_size", NPYArray(int64: [Int64(f.imageWidth), Int64(f.imageHeight)], shape: [2]))]
+            + (f.detector.map { [("detector", NPYArray(string: $0))] } ?? [])
     }
 }
 

@@ -6,7 +6,7 @@ import Checkpoints
 
 /// One NumPy array: a little-endian dtype, a C-order shape and its raw bytes.
 public struct NPYArray: Sendable, Equatable {
-    /// NumPy type string: "<f4", "<i8", "<i4", "|u1", "|b1".
+    /// NumPy type string: "<f4", "<i8", "<i4", "|u1", "|b1", "<U{n}".
     public var descr: String
     public var shape: [Int]
     public var bytes: [UInt8]
@@ -29,8 +29,31 @@ public struct NPYArray: Sendable, Equatable {
         self.init(descr: "|u1", shape: shape, bytes: values)
     }
 
+    /// A 0-d unicode string (`'<U{n}'`, UTF-32LE code points, what `numpy.str_` saves as), so
+    /// `str(np.load(f)["key"])` gives `value` back.
+    public init(string value: String) {
+        let scalars = value.unicodeScalars.map(\.value)
+        self.init(descr: "<U\(max(scalars.count, 1))", shape: [],
+                  bytes: (scalars.isEmpty ? [0] : scalars).flatMap { v in (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } })
+    }
+
     /// Number of elements.
     public var count: Int { shape.reduce(1, *) }
+
+    /// The value of a 0-d unicode string array (trailing NULs dropped, as numpy does).
+    public func string() throws -> String {
+        guard descr.hasPrefix("<U"), shape.isEmpty, bytes.count % 4 == 0 else {
+            throw NumPyError("array has dtype \(descr) and shape \(shape), expected a 0-d unicode string (<U)")
+        }
+        var text = String.UnicodeScalarView()
+        for i in stride(from: 0, to: bytes.count, by: 4) {
+            let v = UInt32(bytes[i]) | UInt32(bytes[i + 1]) << 8 | UInt32(bytes[i + 2]) << 16 | UInt32(bytes[i + 3]) << 24
+            if v == 0 { break }
+            guard let scalar = Unicode.Scalar(v) else { throw NumPyError("array holds an invalid code point \(v)") }
+            text.append(scalar)
+        }
+        return String(text)
+    }
 
     /// The `.npy` file image (version 1.0; header padded to a multiple of 64 bytes as numpy does).
     public func encoded() -> Data {
@@ -99,7 +122,10 @@ public struct NPYArray: Sendable, Equatable {
         case "<f8", "<i8", "<u8": return 8
         case "<f2", "<i2", "<u2": return 2
         case "|u1", "|i1", "|b1": return 1
-        default: return nil
+        default:
+            // '<U{n}': n UTF-32 code units; bounded so a hostile header cannot overflow the size.
+            guard descr.hasPrefix("<U"), let n = Int(descr.dropFirst(2)), n >= 1, n <= 1 << 20 else { return nil }
+            return 4 * n
         }
     }
 

@@ -9,6 +9,7 @@ extension ModelCatalog {
         SuperPoint.modelDescription,
         SuperGlue.modelDescription,
         LightGlue.modelDescription,
+        ALIKED.modelDescription,
         DISK.modelDescription,
     ])
 }

@@ -97,8 +97,8 @@ public enum DetectorName: String, Sendable, CaseIterable {
     public var weightsFileName: String {
         switch self {
         case .superpoint: return SuperPoint.officialFile.pthName
-        case .disk: return "disk-depth-save.pth"
-        default: return "\(rawValue).pth"
+        case .disk: return DISK.officialFile.name
+        case .alikedT16, .alikedN16, .alikedN16rot, .alikedN32: return ALIKED.officialFile(alikedVariant ?? .n16).name
         }
     }
 }
@@ -245,6 +245,7 @@ public final class Matcher: Sendable {
     private func extractColor(_ image: RGBImage, gray: GrayImage) throws -> ImageFeatures {
         let (input, scale) = try colorInput(image)
         var features = try detector.detect(input)
+        features.detector = detector.name
         try Self.checkFinite(features, "\(detector.name) output")
         if config.colorLongSide != nil {
             for i in stride(from: 0, to: features.keypoints.count - 1, by: 2) {
@@ -265,13 +266,30 @@ public final class Matcher: Sendable {
             throw MatcherError.incompatible("\(detector.name) reads RGB images; pass a file or use colorInput(_:)")
         }
         let input = DetectorInput(pixels: prepared.pixels, width: prepared.width, height: prepared.height, channels: 1)
-        let features = try detector.detect(input)
+        var features = try detector.detect(input)
+        features.detector = detector.name
         try Self.checkFinite(features, "\(detector.name) output")
         return ImageFeatures(image: prepared, features: features)
     }
 
-    /// Matches features extracted earlier (for instance loaded with ``FeaturesIO/read(_:)``).
+    /// Throws ``MatcherError/incompatible(_:)`` when `features` record a detector of another
+    /// family than this pipeline's (DISK features for ALIKED's LightGlue weights: the same
+    /// descriptor length, but descriptors the matcher was not trained on). Features that do not
+    /// record their detector are accepted; the matcher still checks the descriptor length.
+    /// - Parameter name: how messages name the features (a file path).
+    public func checkCompatible(_ features: Features, name: String) throws {
+        guard let made = features.detector else { return }
+        let expected = Features.detectorFamily(detector.name)
+        guard Features.detectorFamily(made) == expected else {
+            throw MatcherError.incompatible("\(name) holds \(made) features; this pipeline (\(detector.name) + \(featureMatcher.name)) matches \(expected) features: extract them with --features \(detector.name), or match with --features \(made)")
+        }
+    }
+
+    /// Matches features extracted earlier (for instance loaded with ``FeaturesIO/read(_:)``);
+    /// refuses features another detector family made (``checkCompatible(_:name:)``).
     public func match(_ features0: Features, _ features1: Features) throws -> Matches {
+        try checkCompatible(features0, name: "features 0")
+        try checkCompatible(features1, name: "features 1")
         let matches = try featureMatcher.match(features0, features1)
         for s in matches.matchingScores0 where !s.isFinite { throw MatcherError.nonFiniteOutput("\(featureMatcher.name) matching scores") }
         return matches

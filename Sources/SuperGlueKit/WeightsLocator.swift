@@ -80,13 +80,17 @@ public struct WeightsLocator: Sendable {
         throw WeightsNotFound(pthName: pthName, safetensorsName: safetensorsName, searched: directories.map(\.path))
     }
 
-    /// The first readable file named `name` in ``directories``, used as is (no conversion): for
-    /// weights the networks read straight from the official `.pth` (ALIKED, DISK).
+    /// The weight file named `name` as is (no conversion), for the networks that read the
+    /// official `.pth` directly (ALIKED, DISK): per directory in order, its converted
+    /// `.safetensors` (written by `convert-weights`) if there, else the file itself.
     public func find(_ name: String) throws -> URL {
+        let convertedName = OfficialWeights.convertedName(of: name)
         for dir in directories {
-            let url = dir.appendingPathComponent(name)
-            if FileManager.default.isReadableFile(atPath: url.path) { return url }
+            for candidate in [convertedName, name] {
+                let url = dir.appendingPathComponent(candidate)
+                if FileManager.default.isReadableFile(atPath: url.path) { return url }
+            }
         }
-        throw WeightsNotFound(pthName: name, safetensorsName: name, searched: directories.map(\.path))
+        throw WeightsNotFound(pthName: name, safetensorsName: convertedName, searched: directories.map(\.path))
     }
 }

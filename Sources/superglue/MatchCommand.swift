@@ -69,7 +69,9 @@ struct CLIInput {
         let start = Date()
         let url = URL(fileURLWithPath: path)
         if isFeaturesFile(path) {
-            return CLIInput(features: try FeaturesIO.read(url), image: nil, seconds: Date().timeIntervalSince(start))
+            let features = try FeaturesIO.read(url)
+            try matcher.checkCompatible(features, name: path)
+            return CLIInput(features: features, image: nil, seconds: Date().timeIntervalSince(start))
         }
         let extracted = try matcher.extract(url, rotation: rotation)
         CLIOutput.warnIfDamaged(extracted.image, path: path)

@@ -138,6 +138,18 @@ import Testing
         #expect(viaFeatures.status == 0, "\(viaFeatures.stderr)")
         let x = try NPZ.read(fromImages), y = try NPZ.read(fromFeatures)
         #expect(x["matches"] == y["matches"] && x["keypoints0"] == y["keypoints0"] && x["match_confidence"] == y["match_confidence"])
+
+        // The files record their detector; one re-tagged as DISK's is refused, the file named.
+        let a = try FeaturesIO.read(feats.appendingPathComponent("a.npz"))
+        #expect(a.detector == "superpoint")
+        var retagged = a
+        retagged.detector = "disk"
+        let foreign = folder.appendingPathComponent("disk.npz")
+        try FeaturesIO.write(retagged, to: foreign)
+        let refused = try RankCLI.run(["match", foreign.path, feats.appendingPathComponent("b.npz").path,
+                                       "--output", folder.appendingPathComponent("r.npz").path] + common, in: folder)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("\(foreign.path) holds disk features"), "\(refused.stderr)")
     }
 }
 

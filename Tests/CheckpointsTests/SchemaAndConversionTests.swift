@@ -32,7 +32,7 @@ import Networks
         for (name, shape) in oneLayer where name.hasPrefix("gnn.layers.0.") {
             for layer in 1..<18 { eighteen["gnn.layers.\(layer)." + name.dropFirst("gnn.layers.0.".count)] = shape }
         }
-        let schema = try ModelCatalog.standard.schema(forTensorsNamed: Array(eighteen.keys))
+        let schema = try ModelCatalog.standard.schema(forTensors: eighteen)
         #expect(schema.kind == .superglue)
         #expect(schema.metadata[SuperGlue.gnnLayersMetadataKey] == "18")
         try schema.validate(shapes: eighteen)
@@ -40,9 +40,9 @@ import Networks
         // A gap in the layers is a missing tensor of the first absent layer.
         let gap = eighteen.filter { !$0.key.hasPrefix("gnn.layers.7.") }
         #expect(throws: WeightError.missing(name: "gnn.layers.7.attn.proj.0.weight", expected: [256, 256, 1])) {
-            try ModelCatalog.standard.schema(forTensorsNamed: Array(gap.keys)).validate(shapes: gap)
+            try ModelCatalog.standard.schema(forTensors: gap).validate(shapes: gap)
         }
-        #expect(throws: WeightError.self) { try ModelCatalog.standard.schema(forTensorsNamed: ["gnn.layers.999999.attn.merge.weight"]) }
+        #expect(throws: WeightError.self) { try ModelCatalog.standard.schema(forTensors: ["gnn.layers.999999.attn.merge.weight": [256, 256, 1]]) }
     }
 
     @Test func validationNamesTheFirstProblem() throws {
@@ -108,7 +108,7 @@ import Networks
 
         // The engine's loader accepts it: every schema tensor read, nothing left over.
         let store = WeightStore(file: converted)
-        let schema = try ModelCatalog.standard.schema(forTensorsNamed: store.names)
+        let schema = try ModelCatalog.standard.schema(forTensors: converted.tensors.mapValues(\.shape))
         for entry in schema.entries where !entry.optional { _ = try store.tensor(entry.name, entry.shape) }
         try store.finish()
     }

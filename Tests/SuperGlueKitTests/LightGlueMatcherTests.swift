@@ -37,4 +37,26 @@ import Testing
         let again = try await matcher.featureMatcher.match(pair.image0.features, pair.image1.features)
         #expect(again == expected)
     }
+
+    /// Extracted features carry their detector; features of another detector family are refused
+    /// before matching, even with the right descriptor length; features of unknown origin pass.
+    @Test func refusesFeaturesOfAnotherDetector() throws {
+        let folder = try Self.weightsFolder()
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let config = MatcherConfig(resize: .exact(width: 160, height: 120), superPoint: SuperPointConfig(maxKeypoints: 50))
+        let matcher = try Matcher(detector: .superpoint, matcher: .lightglue, weightsDirectory: folder, config: config, environment: [:])
+        let extracted = try matcher.extract(FixtureWeights.url("images").appendingPathComponent("chelsea_baseline.jpg"))
+        #expect(extracted.features.detector == "superpoint")
+        var foreign = extracted.features
+        foreign.detector = "disk"
+        #expect { try matcher.match(extracted.features, foreign) } throws: { error in
+            guard case let MatcherError.incompatible(message) = error else { return false }
+            return message.contains("features 1 holds disk features") && message.contains("--features superpoint")
+        }
+        var unknown = extracted.features
+        unknown.detector = nil
+        #expect(try matcher.match(unknown, extracted.features) == matcher.match(extracted.features, extracted.features))
+        #expect(Features.detectorFamily("aliked-n16rot") == "aliked")
+        #expect(Features.detectorFamily("disk") == "disk")
+    }
 }

