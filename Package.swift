@@ -71,7 +71,7 @@ let package = Package(
             path: "Tools/convert-weights"
         ),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "Checkpoints"]),
-        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks"]),
+        .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks", "SuperGlueKitTestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Checkpoints", "Tensors", "Networks"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Checkpoints", "Tensors", "ImageIO"]),
@@ -81,7 +81,7 @@ let package = Package(
             "SuperGlueKit", "SuperGlueRanking", "SuperGlueKitTestSupport", "Networks", "Layers", "MatchingIO",
             "Tensors", "Checkpoints", "ImageIO", "CLISupport", "RankTestWorker",
         ]),
-        .testTarget(name: "CLITests", dependencies: ["superglue", "convert-weights", "SuperGlueKit", "SuperGlueRanking"]),
+        .testTarget(name: "CLITests", dependencies: ["superglue", "convert-weights", "SuperGlueKit", "SuperGlueRanking", "SuperGlueKitTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

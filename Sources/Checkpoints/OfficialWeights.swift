@@ -126,15 +126,24 @@ public enum OfficialWeights {
         return url
     }
 
+    /// How far a download has come: bytes received, and the total when the server announced it.
+    public struct Progress: Sendable, Equatable {
+        public var file: String
+        public var receivedBytes: Int64
+        public var expectedBytes: Int64?
+    }
+
     /// Downloads `file` into `directory` (as its ``File/name``) unless a copy matching its pin is
     /// already there, from `baseURL` + its name when a base URL is given (a mirror holding the
     /// files under their local names), else from its own ``File/url``.
     /// The bytes are checked against the pin (git blob id or SHA-256) before they are written,
     /// written to a temporary name and renamed, so a failed or mismatching download never leaves
     /// a file under the final name.
+    /// - Parameter progress: called as bytes arrive (from a URLSession delegate queue).
     /// - Returns: the path of the verified file.
     @discardableResult
-    public static func download(_ file: File, from baseURL: URL? = nil, into directory: URL, session: URLSession = .shared) async throws -> URL {
+    public static func download(_ file: File, from baseURL: URL? = nil, into directory: URL,
+                                progress: (@Sendable (Progress) -> Void)? = nil) async throws -> URL {
         let destination = directory.appendingPathComponent(file.name)
         if let existing = try? Data(contentsOf: destination, options: .mappedIfSafe), file.pin.matches(existing) {
             return destination
@@ -151,7 +160,9 @@ public enum OfficialWeights {
         let data: Data
         let response: URLResponse
         do {
-            (data, response) = try await session.data(for: request)
+            (data, response) = try await StreamingFetch.fetch(request) { received, expected in
+                progress?(Progress(file: file.name, receivedBytes: received, expectedBytes: expected))
+            }
         } catch {
             throw DownloadError("\(file.name): download from \(source.absoluteString) failed (\(error.localizedDescription))")
         }
@@ -176,7 +187,6 @@ public enum OfficialWeights {
     /// - Returns: the converted files' paths.
     @discardableResult
     public static func downloadAndConvert(_ selection: [File], catalog: ModelCatalog, from baseURL: URL?, into directory: URL,
-                                          session: URLSession = .shared,
                                           progress: @Sendable (String) -> Void = { _ in }) async throws -> [URL] {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -186,7 +196,7 @@ public enum OfficialWeights {
         var outputs: [URL] = []
         for file in selection {
             progress("fetching \(file.name)")
-            let checkpoint = try await download(file, from: baseURL, into: directory, session: session)
+            let checkpoint = try await download(file, from: baseURL, into: directory)
             progress("verified \(file.name) (\(file.pin))")
             let output = directory.appendingPathComponent(file.convertedName)
             try WeightConversion.convertFile(at: checkpoint, to: output, model: file.model, catalog: catalog)
@@ -218,4 +228,53 @@ public enum OfficialWeights {
 public struct DownloadError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// One GET whose body arrives through a URLSession delegate, so progress can be reported while it
+/// downloads (`URLSession.data(for:)` reports nothing until the end). The body is kept in memory:
+/// the largest official file is under 50 MB, and it must be hashed whole before it is written.
+private final class StreamingFetch: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    // Touched only on the session's serial delegate queue.
+    private var body = Data()
+    private var response: URLResponse?
+    private let onProgress: @Sendable (Int64, Int64?) -> Void
+    private let continuation: CheckedContinuation<(Data, URLResponse), any Error>
+
+    private init(onProgress: @escaping @Sendable (Int64, Int64?) -> Void, continuation: CheckedContinuation<(Data, URLResponse), any Error>) {
+        self.onProgress = onProgress
+        self.continuation = continuation
+    }
+
+    static func fetch(_ request: URLRequest, onProgress: @escaping @Sendable (Int64, Int64?) -> Void) async throws -> (Data, URLResponse) {
+        try await withCheckedThrowingContinuation { continuation in
+            let delegate = StreamingFetch(onProgress: onProgress, continuation: continuation)
+            let queue = OperationQueue()
+            queue.maxConcurrentOperationCount = 1
+            let session = URLSession(configuration: .ephemeral, delegate: delegate, delegateQueue: queue)
+            session.dataTask(with: request).resume()
+            session.finishTasksAndInvalidate()
+        }
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                    completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        self.response = response
+        completionHandler(.allow)
+    }
+
+    func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        body.append(data)
+        let expected = response?.expectedContentLength ?? -1
+        onProgress(Int64(body.count), expected >= 0 ? expected : nil)
+    }
+
+    func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+        if let error {
+            continuation.resume(throwing: error)
+        } else if let response = response ?? task.response {
+            continuation.resume(returning: (body, response))
+        } else {
+            continuation.resume(throwing: URLError(.badServerResponse))
+        }
+    }
 }

@@ -199,6 +199,24 @@ public final class Matcher: Sendable {
                       detectorWeightsURL: detectorURL, matcherWeightsURL: matcherURL)
     }
 
+    /// The official weight files ``init(detector:matcher:weightsDirectory:config:environment:)``
+    /// loads for this pipeline, for fetching them first (``WeightsLocator/fetchMissing(_:baseURL:offline:progress:)``).
+    public static func officialFiles(detector: DetectorName, matcher: MatcherName, config: MatcherConfig = .init()) -> [OfficialWeights.File] {
+        let detectorFile: OfficialWeights.File
+        switch detector {
+        case .superpoint: detectorFile = SuperPoint.officialFile
+        case .disk: detectorFile = DISK.officialFile
+        case .alikedT16, .alikedN16, .alikedN16rot, .alikedN32: detectorFile = ALIKED.officialFile(detector.alikedVariant ?? .n16)
+        }
+        switch matcher {
+        case .superglue:
+            return [detectorFile, SuperGlue.officialFile(config.superGlue.weights)]
+        case .lightglue:
+            let name = LightGlue.weightsFileName(features: detector.rawValue)
+            return [detectorFile] + LightGlue.officialFiles.filter { $0.name == name }
+        }
+    }
+
     // MARK: - Synchronous API
 
     /// Decodes, resizes (and rotates by `rotation` quarter turns, as match_pairs.py's pairs

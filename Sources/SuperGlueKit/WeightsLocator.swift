@@ -37,6 +37,9 @@ public struct WeightsLocator: Sendable {
     public var directories: [URL]
     /// Where conversions go when the `.pth` file's own directory is not writable.
     public var cacheDirectory: URL
+    /// Where ``fetchMissing(_:baseURL:offline:progress:)`` puts files: the explicit directory
+    /// when one was given, else ``cacheDirectory``.
+    public var downloadDirectory: URL
 
     public init(explicit: URL? = nil, environment: [String: String] = ProcessInfo.processInfo.environment,
                 currentDirectory: URL = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) {
@@ -49,6 +52,7 @@ public struct WeightsLocator: Sendable {
         dirs.append(cache)
         self.directories = dirs
         self.cacheDirectory = cache
+        self.downloadDirectory = explicit ?? cache
     }
 
     /// The `.safetensors` file for `file`, converting an official `.pth` when that is all there is.
@@ -92,5 +96,69 @@ public struct WeightsLocator: Sendable {
             }
         }
         throw WeightsNotFound(pthName: name, safetensorsName: convertedName, searched: directories.map(\.path))
+    }
+}
+
+// MARK: - Fetching on first use
+
+/// An official weight file that is missing and may not or could not be fetched, with what to do.
+public struct WeightsUnavailable: Error, CustomStringConvertible, Sendable {
+    public var file: OfficialWeights.File
+    /// Why it was not fetched: offline mode, or the download's error.
+    public var reason: String
+    public var searched: [String]
+    public var downloadDirectory: String
+
+    public var description: String {
+        """
+        weight file \(file.name) not found (looked in: \(searched.joined(separator: ", "))) and not fetched: \(reason).
+        It is published at \(file.url) (\(file.pin)). Fetch it where there is internet with:
+          swift run -c release convert-weights download --file \(file.name) --output-dir \(downloadDirectory)
+        or download that URL to \(downloadDirectory)/\(file.name) (or pass --weights DIR / set SUPERGLUE_WEIGHTS to a folder holding it).
+        """
+    }
+}
+
+extension WeightsLocator {
+    /// Environment variable that forbids fetching weights on first use (`1`, `true` or `yes`).
+    public static let offlineEnvironmentVariable = "SUPERGLUE_OFFLINE"
+
+    /// Whether `environment` asks for offline mode.
+    public static func isOffline(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
+        guard let value = environment[offlineEnvironmentVariable]?.lowercased() else { return false }
+        return ["1", "true", "yes"].contains(value)
+    }
+
+    /// True when `file` (its `.pth` or its converted `.safetensors`) is in one of ``directories``.
+    public func contains(_ file: OfficialWeights.File) -> Bool {
+        (try? find(file.name)) != nil
+    }
+
+    /// Downloads the files of `files` that are not present into ``downloadDirectory``, each from
+    /// its official URL (or `baseURL`, a mirror) and verified against its pin before it is
+    /// written under its final name. Nothing is converted here: the loader converts on first use.
+    /// - Parameters:
+    ///   - offline: refuse to fetch; a missing file throws ``WeightsUnavailable`` naming its URL.
+    ///   - progress: called as bytes arrive, for the caller to draw.
+    /// - Returns: the files fetched (empty when every file was present).
+    @discardableResult
+    public func fetchMissing(_ files: [OfficialWeights.File], baseURL: URL? = nil, offline: Bool,
+                             progress: (@Sendable (OfficialWeights.Progress) -> Void)? = nil) async throws -> [URL] {
+        var fetched: [URL] = []
+        for file in files where !contains(file) {
+            func unavailable(_ reason: String) -> WeightsUnavailable {
+                WeightsUnavailable(file: file, reason: reason, searched: directories.map(\.path), downloadDirectory: downloadDirectory.path)
+            }
+            if offline { throw unavailable("\(Self.offlineEnvironmentVariable) is set") }
+            do {
+                try FileManager.default.createDirectory(at: downloadDirectory, withIntermediateDirectories: true)
+                fetched.append(try await OfficialWeights.download(file, from: baseURL, into: downloadDirectory, progress: progress))
+            } catch let error as DownloadError {
+                throw unavailable(error.description)
+            } catch {
+                throw unavailable("\(downloadDirectory.path): \(error.localizedDescription)")
+            }
+        }
+        return fetched
     }
 }

@@ -77,7 +77,7 @@ struct MatchingOptions: ParsableArguments {
         """, valueName: "accept|reject"))
     var damagedJpeg: DamagedJPEGPolicy?
 
-    @Option(help: ArgumentHelp("Folder with the weights (superpoint_v1, superglue_indoor/outdoor, superpoint_lightglue .safetensors or .pth); default: $SUPERGLUE_WEIGHTS, ./Weights, ~/.cache/superglue-kit.", valueName: "dir"))
+    @Option(help: ArgumentHelp("Folder with the weights (.pth or .safetensors: superpoint_v1, superglue_indoor/outdoor, *_lightglue, aliked-*, disk-depth-save); default: $SUPERGLUE_WEIGHTS, ./Weights, ~/.cache/superglue-kit. Missing official files are fetched on first use into this folder (else the cache) unless SUPERGLUE_OFFLINE=1.", valueName: "dir"))
     var weights: String?
 
     func validate() throws {
@@ -140,10 +140,15 @@ struct MatchingOptions: ParsableArguments {
         return config
     }
 
-    /// Loads the networks these options name, searching the weights folders.
+    /// Loads the networks these options name, searching the weights folders and fetching the
+    /// official files that none holds (first use; not with SUPERGLUE_OFFLINE=1).
     func makeMatcher(damagedJPEGDefault: DamagedJPEGPolicy = .accept) throws -> Matcher {
-        try Matcher(detector: features, matcher: matcher, weightsDirectory: weightsDirectory,
-                    config: matcherConfig(damagedJPEGDefault: damagedJPEGDefault))
+        let config = try matcherConfig(damagedJPEGDefault: damagedJPEGDefault)
+        if !(matcher == .superglue && features != .superpoint) {  // a refused pairing fails below, before any download
+            try WeightsFetch.ensure(Matcher.officialFiles(detector: features, matcher: matcher, config: config),
+                                    locator: WeightsLocator(explicit: weightsDirectory))
+        }
+        return try Matcher(detector: features, matcher: matcher, weightsDirectory: weightsDirectory, config: config)
     }
 
     /// Rewrites `--resize -1` as `--resize=-1`: the argument parser reads a lone `-1` as an option

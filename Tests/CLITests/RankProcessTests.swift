@@ -31,10 +31,19 @@ enum RankCLI {
         var stderr: String
     }
 
-    static func start(_ arguments: [String], in folder: URL) throws -> (Process, URL) {
+    /// The environment a test's `superglue` runs in: this process's, with SUPERGLUE_OFFLINE=1 so
+    /// that no test reaches for the official weight URLs; `extra` adds or replaces variables.
+    static func environment(_ extra: [String: String] = [:]) -> [String: String] {
+        var environment = ProcessInfo.processInfo.environment
+        environment["SUPERGLUE_OFFLINE"] = "1"
+        return environment.merging(extra) { _, new in new }
+    }
+
+    static func start(_ arguments: [String], in folder: URL, environment: [String: String] = environment()) throws -> (Process, URL) {
         let process = Process()
         process.executableURL = try binary()
         process.arguments = arguments
+        process.environment = environment
         let logs = folder.appendingPathComponent("log-\(UUID().uuidString)")
         _ = FileManager.default.createFile(atPath: logs.path + ".out", contents: nil)
         _ = FileManager.default.createFile(atPath: logs.path + ".err", contents: nil)
@@ -44,8 +53,8 @@ enum RankCLI {
         return (process, logs)
     }
 
-    static func run(_ arguments: [String], in folder: URL) throws -> Result {
-        let (process, logs) = try start(arguments, in: folder)
+    static func run(_ arguments: [String], in folder: URL, environment: [String: String] = environment()) throws -> Result {
+        let (process, logs) = try start(arguments, in: folder, environment: environment)
         process.waitUntilExit()
         return Result(status: process.terminationStatus,
                       stdout: (try? String(contentsOfFile: logs.path + ".out", encoding: .utf8)) ?? "",

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 @testable import Checkpoints
 import Networks
+import SuperGlueKitTestSupport
 
 /// The download path against a server on 127.0.0.1 (these machines have no internet): files are
 /// pinned by blob ids or SHA-256 digests computed here from the fixtures the server sends.

@@ -1,17 +1,17 @@
-// A tiny HTTP/1.1 server on 127.0.0.1 for the download tests: it serves fixed byte strings, and
+// A tiny HTTP/1.1 server on 127.0.0.1 for download tests (weights are fetched from it instead of
+// their official URLs, which test machines cannot reach): it serves fixed byte strings, and
 // can cut a response short to imitate a connection dropped mid-file.
 import Foundation
 import Checkpoints
-import Networks
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-final class LocalHTTPServer: @unchecked Sendable {
+public final class LocalHTTPServer: @unchecked Sendable {
     // Immutable after init; the accept thread only reads it.
-    enum Reply {
+    public enum Reply {
         case body(Data)
         /// Announces the full length but sends only `sent` bytes, then closes the connection.
         case cut(Data, sent: Int)
@@ -19,14 +19,14 @@ final class LocalHTTPServer: @unchecked Sendable {
 
     private let routes: [String: Reply]
     private let listener: Int32
-    let port: UInt16
+    public let port: UInt16
 
-    var baseURL: URL {
+    public var baseURL: URL {
         // Force-unwrap-free: the literal is well formed for any port.
         URL(string: "http://127.0.0.1:\(port)/") ?? URL(fileURLWithPath: "/")
     }
 
-    init(routes: [String: Reply]) throws {
+    public init(routes: [String: Reply]) throws {
         self.routes = routes
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -53,7 +53,7 @@ final class LocalHTTPServer: @unchecked Sendable {
     }
 
     /// Stops accepting; the accept thread ends when accept() fails.
-    func stop() {
+    public func stop() {
         shutdown(listener, Int32(SHUT_RDWR))
         close(listener)
     }
