@@ -77,9 +77,16 @@ final class RankingJournal {
         var existing: [UInt8] = []
         // Two jobs writing one journal would interleave and truncate each other's lines. The lock
         // is taken before reading; filesystems without flock support (some network mounts) are
-        // used unlocked.
-        if flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
-            throw RankingJobError.output("another process is running a job with the journal \(path) (same --output?)")
+        // used unlocked. A lock that frees itself within a second is not another job: a child
+        // process forked by this one (Process, posix_spawn) shares the descriptor, and so the lock,
+        // until it execs, which closes it (O_CLOEXEC); under load that window is milliseconds long.
+        var attempts = 0
+        while flock(fd, LOCK_EX | LOCK_NB) != 0, errno == EWOULDBLOCK {
+            attempts += 1
+            guard attempts < 50 else {
+                throw RankingJobError.output("another process is running a job with the journal \(path) (same --output?)")
+            }
+            usleep(20_000)
         }
         // A new journal is empty: skip reading it (Foundation's Data(contentsOf:) leaks its read
         // buffer on an empty file in Swift 6.3.1, seen by LeakSanitizer).
