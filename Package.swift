@@ -51,6 +51,9 @@ let package = Package(
         // One folder per network (SuperPoint, SuperGlue), the detector and matcher protocols,
         // Features and Matches, and the catalog of networks.
         .target(name: "Networks", dependencies: ["Layers", "Tensors", "Checkpoints"]),
+        // Camera geometry for the pose evaluation: five-point essential matrix RANSAC, pose recovery,
+        // epipolar and angular errors, AUC (small matrices through OpenBLAS's LAPACK).
+        .target(name: "Geometry", dependencies: ["COpenBLAS"]),
         // File formats of features and matches (npz, features files, pairs lists) and plots.
         .target(name: "MatchingIO", dependencies: ["Networks", "Checkpoints", "ImageIO"]),
         // The public matching API: re-exports Networks, ImageIO, MatchingIO and Checkpoints.
@@ -62,7 +65,7 @@ let package = Package(
         .target(name: "CLISupport", dependencies: ["SuperGlueRanking"]),
         .executableTarget(
             name: "superglue",
-            dependencies: ["SuperGlueKit", "SuperGlueRanking", "SuperGlueKitTestSupport", "CLISupport", "Tensors",
+            dependencies: ["SuperGlueKit", "SuperGlueRanking", "SuperGlueKitTestSupport", "CLISupport", "Tensors", "Geometry",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
@@ -74,6 +77,7 @@ let package = Package(
         .testTarget(name: "CheckpointsTests", dependencies: ["Checkpoints", "Networks", "SuperGlueKitTestSupport"]),
         .testTarget(name: "ImageIOTests", dependencies: ["ImageIO", "Checkpoints"]),
         .testTarget(name: "LayersTests", dependencies: ["Layers", "Checkpoints", "Tensors", "Networks"]),
+        .testTarget(name: "GeometryTests", dependencies: ["Geometry", "Networks"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks", "Checkpoints", "Tensors", "ImageIO"]),
         // Test-only: drives the ranking job with a fake engine in a separate process (kill -9 tests).
         .executableTarget(name: "RankTestWorker", dependencies: ["SuperGlueRanking", "CLISupport"], path: "Tests/RankTestWorker"),

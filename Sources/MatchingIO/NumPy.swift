@@ -21,6 +21,10 @@ public struct NPYArray: Sendable, Equatable {
         self.init(descr: "<f4", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
     }
 
+    public init(float64 values: [Double], shape: [Int]) {
+        self.init(descr: "<f8", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
+    }
+
     public init(int64 values: [Int64], shape: [Int]) {
         self.init(descr: "<i8", shape: shape, bytes: values.withUnsafeBytes { Array($0) })
     }
@@ -144,6 +148,18 @@ public struct NPYArray: Sendable, Equatable {
     public func floats() throws -> [Float] {
         guard descr == "<f4" else { throw NumPyError("array has dtype \(descr), expected <f4") }
         return bytes.withUnsafeBytes { raw in (0..<count).map { Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * $0, as: UInt32.self).littleEndian) } }
+    }
+
+    /// Values of a float or int64 array ("<f8", "<f4", "<i8") as doubles; numpy writes scalars
+    /// such as the reference's evaluation results as 0-d arrays of these types.
+    public func doubles() throws -> [Double] {
+        switch descr {
+        case "<f8":
+            return bytes.withUnsafeBytes { raw in (0..<count).map { Double(bitPattern: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self).littleEndian) } }
+        case "<f4": return try floats().map(Double.init)
+        case "<i8": return try int64s().map(Double.init)
+        default: throw NumPyError("array has dtype \(descr), expected <f8, <f4 or <i8")
+        }
     }
 
     /// Int64 values ("<i8" only).

@@ -62,6 +62,8 @@ struct CLIInput {
     /// The preprocessed image; nil for a features file.
     var image: PreparedImage?
     var seconds: Double
+    /// How the keypoints relate to the image on disk (for `pairs --eval`); nil for a features file.
+    var frame: EvaluationFrame?
 
     static func isFeaturesFile(_ path: String) -> Bool { path.lowercased().hasSuffix(".npz") }
 
@@ -75,7 +77,8 @@ struct CLIInput {
         }
         let extracted = try matcher.extract(url, rotation: rotation)
         CLIOutput.warnIfDamaged(extracted.image, path: path)
-        return CLIInput(features: extracted.features, image: extracted.image, seconds: Date().timeIntervalSince(start))
+        return CLIInput(features: extracted.features, image: extracted.image, seconds: Date().timeIntervalSince(start),
+                        frame: EvaluationFrame(extracted.image, rotation: rotation, matcher: matcher))
     }
 }
 

@@ -22,6 +22,23 @@ import Tensors
         #expect(back["empty"]?.shape == [0, 256])
     }
 
+    /// float64 arrays and 0-d scalars, as the reference's evaluation files hold them; doubles()
+    /// reads f8, f4 and i8 (match_pairs.py writes a precision of int 0 for a pair without matches).
+    @Test func float64ScalarsRoundTrip() throws {
+        let data = NPZ.encode([("error_t", NPYArray(float64: [.infinity], shape: [])), ("e", NPYArray(float64: [1e-300, -2.5], shape: [2])),
+                               ("n", NPYArray(int64: [0], shape: [])), ("f", NPYArray(float32: [0.5], shape: [1]))])
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("npz-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try data.write(to: dir.appendingPathComponent("e.npz"))
+        let back = try NPZ.read(dir.appendingPathComponent("e.npz"))
+        #expect(back["error_t"]?.shape == [] && back["error_t"]?.descr == "<f8")
+        #expect(try back["error_t"]?.doubles() == [.infinity])
+        #expect(try back["e"]?.doubles() == [1e-300, -2.5])
+        #expect(try back["n"]?.doubles() == [0] && back["f"]?.doubles() == [0.5])
+        #expect(throws: NumPyError.self) { try NPYArray(uint8: [1], shape: [1]).doubles() }
+    }
+
     @Test func crcKnownValue() {
         // CRC-32 of "123456789" is the standard check value 0xCBF43926.
         #expect(ZipStore.crc32(Data("123456789".utf8)) == 0xCBF4_3926)

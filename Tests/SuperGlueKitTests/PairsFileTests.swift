@@ -24,6 +24,25 @@ import Tensors
         #expect(pairs[3].rotation0 == 0 && pairs[3].rotation1 == 0)
     }
 
+    @Test func readsGroundTruthOfThirtyEightColumns() throws {
+        let k = "1163.45 0. 653.626 0. 1164.79 481.6 0. 0. 1."
+        let t = "0.78593 -0.35128 0.50884 -1.51061 0.39215 0.91944 0.02904 -0.05367 -0.47805 0.17672 0.86037 0.056 0. 0. 0. 1."
+        let text = "a.jpg b.jpg 1 0 \(k) \(k) \(t)\nc.jpg d.jpg 0 0\n"
+        let pairs = try PairsFile.parse(text)
+        let truth = try #require(pairs[0].groundTruth)
+        #expect(pairs[0].rotation0 == 1 && truth.intrinsics0 == [1163.45, 0, 653.626, 0, 1164.79, 481.6, 0, 0, 1])
+        #expect(truth.intrinsics1 == truth.intrinsics0 && truth.transform0to1.count == 16)
+        #expect(truth.transform0to1[3] == -1.51061 && truth.transform0to1[15] == 1)
+        #expect(pairs[1].groundTruth == nil)
+        #expect(pairs[0].evaluationFileName == "a_b_evaluation.npz")
+        // The evaluation needs it on every line; the error names the line.
+        #expect { try PairsFile.parse(text, requireGroundTruth: true) } throws: { "\($0)".contains("pairs file:2") && "\($0)".contains("38 columns") }
+        // 38 columns with a word: no ground truth (a plain pairs file stays readable), an error for the evaluation.
+        let worded = "a.jpg b.jpg 0 0 \(k) \(k) \(t.replacingOccurrences(of: "0.056", with: "x"))"
+        #expect(try PairsFile.parse(worded)[0].groundTruth == nil)
+        #expect(throws: PairsFileError.self) { try PairsFile.parse(worded, requireGroundTruth: true) }
+    }
+
     @Test func rejectsBadLines() {
         #expect(throws: PairsFileError.self) { try PairsFile.parse("lonely.jpg\n") }
         #expect(throws: PairsFileError.self) { try PairsFile.parse("a b x y z\n") }
