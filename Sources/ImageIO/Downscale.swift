@@ -3,23 +3,25 @@
 // does for shrinking. Not used on the networks' inputs, which follow the references' resizes.
 
 /// The weights of one axis: output pixel `d` is the weighted sum of source pixels
-/// `start[d] ..< start[d] + weights[d].count`.
+/// `start[d] ..< start[d] + count[d]`, with weights `weights[offset[d] ..< offset[d] + count[d]]`.
 struct AreaAxis {
     var start: [Int] = []
-    var weights: [[Float]] = []
+    var count: [Int] = []
+    var offset: [Int] = []
+    var weights: [Float] = []
 
     init(sourceCount: Int, targetCount: Int) {
         let scale = Double(sourceCount) / Double(targetCount)
         for d in 0..<targetCount {
             let from = Double(d) * scale, to = min(Double(d + 1) * scale, Double(sourceCount))
             let first = Int(from.rounded(.down)), last = min(Int(to.rounded(.up)), sourceCount)
-            var row: [Float] = []
+            start.append(first)
+            count.append(last - first)
+            offset.append(weights.count)
             for s in first..<last {
                 let covered = min(Double(s + 1), to) - max(Double(s), from)
-                row.append(Float(covered / scale))
+                weights.append(Float(covered / scale))
             }
-            start.append(first)
-            weights.append(row)
         }
     }
 }
@@ -43,28 +45,36 @@ extension InterleavedImage {
         let channels = Self.channels
         let columns = AreaAxis(sourceCount: width, targetCount: targetWidth)
         let rows = AreaAxis(sourceCount: height, targetCount: targetHeight)
-        // Source row -> the output rows it contributes to, with their weights.
-        var contributions = [[(row: Int, weight: Float)]](repeating: [], count: height)
-        for d in 0..<targetHeight {
-            for (k, w) in rows.weights[d].enumerated() { contributions[rows.start[d] + k].append((d, w)) }
-        }
         var accumulator = [Float](repeating: 0, count: targetWidth * targetHeight * channels)
         var resampledRow = [Float](repeating: 0, count: targetWidth * channels)
-        let source = pixels
-        for y in 0..<height where !contributions[y].isEmpty {
-            let rowBase = y * width * channels
-            for d in 0..<targetWidth {
-                for c in 0..<channels {
-                    var sum: Float = 0
-                    for (k, w) in columns.weights[d].enumerated() {
-                        sum += w * Float(source[rowBase + (columns.start[d] + k) * channels + c])
+        let rowLength = targetWidth * channels
+        pixels.withUnsafeBufferPointer { source in
+            accumulator.withUnsafeMutableBufferPointer { out in
+                resampledRow.withUnsafeMutableBufferPointer { row in
+                    // Output rows d take source rows in order, so each source row is resampled
+                    // horizontally when first needed and reused by the next output row (the
+                    // rows on a boundary between two outputs).
+                    var cachedRow = -1
+                    for d in 0..<targetHeight {
+                        let outBase = d * rowLength
+                        for k in 0..<rows.count[d] {
+                            let y = rows.start[d] + k, wy = rows.weights[rows.offset[d] + k]
+                            if y != cachedRow {
+                                let rowBase = y * width * channels
+                                for x in 0..<targetWidth {
+                                    let first = columns.start[x], n = columns.count[x], o = columns.offset[x]
+                                    for c in 0..<channels {
+                                        var sum: Float = 0
+                                        for j in 0..<n { sum += columns.weights[o + j] * Float(source[rowBase + (first + j) * channels + c]) }
+                                        row[x * channels + c] = sum
+                                    }
+                                }
+                                cachedRow = y
+                            }
+                            for i in 0..<rowLength { out[outBase + i] += wy * row[i] }
+                        }
                     }
-                    resampledRow[d * channels + c] = sum
                 }
-            }
-            for (row, weight) in contributions[y] {
-                let base = row * targetWidth * channels
-                for i in 0..<(targetWidth * channels) { accumulator[base + i] += weight * resampledRow[i] }
             }
         }
         return Self(width: targetWidth, height: targetHeight,

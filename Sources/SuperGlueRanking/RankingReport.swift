@@ -239,25 +239,25 @@ public enum RankingReport {
 
     // MARK: Histogram
 
-    /// An inline SVG histogram of `scores` (counts on a log scale, as a few matching images sit
-    /// beside thousands of others) with a vertical line at the threshold. The line's position is
-    /// recomputed by the page's script when the threshold field changes, from the `data-`
-    /// attributes of the SVG.
+    /// An inline SVG histogram of `scores` with a vertical line at the threshold. Both axes are
+    /// logarithmic: counts (a few matching images sit beside thousands of others) and scores, as
+    /// log(1 + score) (scores are non-negative and heavy-tailed; the automatic threshold is chosen
+    /// on the same scale). The page's script moves the line when the threshold field changes,
+    /// from the `data-` attributes of the SVG.
     static func histogramSVG(scores: [Double], threshold: Double?, failed: Int) -> String {
         let width = 760.0, height = 240.0, left = 48.0, right = 16.0, top = 14.0, bottom = 36.0
         let plotWidth = width - left - right, plotHeight = height - top - bottom
-        let low = min(0, scores.min() ?? 0)
-        var high = max(scores.max() ?? 1, threshold ?? 0)
-        if high <= low { high = low + 1 }
+        func scaled(_ score: Double) -> Double { log1p(max(score, 0)) }
+        let high = max(scaled(scores.max() ?? 1), scaled(threshold ?? 0), log1p(1))
         let bins = 50
         var counts = [Int](repeating: 0, count: bins)
-        for s in scores where s.isFinite { counts[min(bins - 1, max(0, Int((s - low) / (high - low) * Double(bins))))] += 1 }
+        for s in scores where s.isFinite { counts[min(bins - 1, Int(scaled(s) / high * Double(bins)))] += 1 }
         let peak = counts.max() ?? 0
         let logPeak = log10(Double(max(peak, 1)) + 1)
         func y(_ count: Int) -> Double { top + plotHeight - plotHeight * log10(Double(count) + 1) / logPeak }
-        func x(_ value: Double) -> Double { left + plotWidth * (value - low) / (high - low) }
+        func x(_ score: Double) -> Double { left + plotWidth * min(scaled(score), high) / high }
         var svg = "<svg class=\"hist\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" role=\"img\" aria-label=\"Score histogram\""
-        svg += " data-low=\"\(low)\" data-high=\"\(high)\" data-left=\"\(left)\" data-plot-width=\"\(plotWidth)\">"
+        svg += " data-high=\"\(high)\" data-left=\"\(left)\" data-plot-width=\"\(plotWidth)\">"
         // Count axis: decades.
         var decade = 1
         while decade <= max(peak, 1) {
@@ -269,18 +269,25 @@ public enum RankingReport {
         let barWidth = plotWidth / Double(bins)
         for (b, count) in counts.enumerated() where count > 0 {
             let x0 = left + Double(b) * barWidth, yy = y(count)
-            let from = low + Double(b) * (high - low) / Double(bins), to = low + Double(b + 1) * (high - low) / Double(bins)
+            let from = expm1(Double(b) * high / Double(bins)), to = expm1(Double(b + 1) * high / Double(bins))
             svg += "<rect x=\"\(x0 + 0.5)\" y=\"\(yy)\" width=\"\(max(barWidth - 1, 0.5))\" height=\"\(top + plotHeight - yy)\">"
             svg += "<title>\(format(from)) to \(format(to)): \(count) image(s)</title></rect>"
         }
         svg += "<line class=\"axis\" x1=\"\(left)\" x2=\"\(left + plotWidth)\" y1=\"\(top + plotHeight)\" y2=\"\(top + plotHeight)\"/>"
-        for k in 0...5 {
-            let value = low + (high - low) * Double(k) / 5
+        // Score ticks at 0, 1, 3, 10, 30, ...: the 1-3 sequence, as far as the scores go.
+        var ticks: [Double] = [0]
+        var decadeValue = 1.0
+        while scaled(decadeValue) <= high * 1.0001 {
+            ticks.append(decadeValue)
+            if scaled(3 * decadeValue) <= high * 1.0001 { ticks.append(3 * decadeValue) }
+            decadeValue *= 10
+        }
+        for value in ticks {
             svg += "<text class=\"tick\" x=\"\(x(value))\" y=\"\(top + plotHeight + 16)\" text-anchor=\"middle\">\(format(value))</text>"
         }
-        svg += "<text class=\"label\" x=\"\(left + plotWidth / 2)\" y=\"\(height - 4)\" text-anchor=\"middle\">score</text>"
+        svg += "<text class=\"label\" x=\"\(left + plotWidth / 2)\" y=\"\(height - 4)\" text-anchor=\"middle\">score (log scale)</text>"
         svg += "<text class=\"label\" x=\"12\" y=\"\(top + plotHeight / 2)\" text-anchor=\"middle\" transform=\"rotate(-90 12 \(top + plotHeight / 2))\">images (log)</text>"
-        let tx = x(threshold ?? low)
+        let tx = x(threshold ?? 0)
         let hidden = threshold == nil ? " visibility=\"hidden\"" : ""
         svg += "<line id=\"threshold-line\" class=\"threshold\" x1=\"\(tx)\" x2=\"\(tx)\" y1=\"\(top - 4)\" y2=\"\(top + plotHeight)\"\(hidden)/>"
         svg += "<text id=\"threshold-label\" class=\"threshold-label\" x=\"\(tx + 4)\" y=\"\(top + 6)\"\(hidden)>threshold \(threshold.map(format) ?? "")</text>"
@@ -539,8 +546,8 @@ public enum RankingReport {
             var label = document.getElementById("threshold-label");
             if (svg && line && label) {
               if (threshold === null) { line.setAttribute("visibility", "hidden"); label.setAttribute("visibility", "hidden"); } else {
-                var low = Number(svg.dataset.low), high = Number(svg.dataset.high);
-                var x = Number(svg.dataset.left) + Number(svg.dataset.plotWidth) * (Math.min(Math.max(threshold, low), high) - low) / (high - low);
+                var high = Number(svg.dataset.high);
+                var x = Number(svg.dataset.left) + Number(svg.dataset.plotWidth) * Math.min(Math.log1p(Math.max(threshold, 0)), high) / high;
                 line.setAttribute("x1", x); line.setAttribute("x2", x); line.removeAttribute("visibility");
                 label.setAttribute("x", x + 4); label.textContent = "threshold " + threshold; label.removeAttribute("visibility");
               }
