@@ -40,9 +40,12 @@ static void cic_result_reset(cic_image_result *result) {
 
 // MARK: - JPEG
 
+// The error manager of the decoder and the encoder: `message` receives the fatal error's text;
+// `result` (decoder only) counts warnings.
 typedef struct {
     struct jpeg_error_mgr base;
     jmp_buf jump;
+    char *message;
     cic_image_result *result;
 } cic_jpeg_error;
 
@@ -51,7 +54,7 @@ static void cic_jpeg_error_exit(j_common_ptr cinfo) {
     cic_jpeg_error *error = (cic_jpeg_error *)cinfo->err;
     char text[JMSG_LENGTH_MAX];
     (*cinfo->err->format_message)(cinfo, text);
-    cic_copy_message(error->result->message, text);
+    cic_copy_message(error->message, text);
     longjmp(error->jump, 1);
 }
 
@@ -132,6 +135,7 @@ cic_status cic_decode_jpeg(const uint8_t *data, size_t size, uint64_t max_pixels
     error.base.emit_message = cic_jpeg_emit_message;
     error.base.output_message = cic_jpeg_output_message;
     error.result = result;
+    error.message = result->message;
 
     // Written after setjmp and needed on the error path.
     volatile cic_status status = CIC_ERR_CODEC;
@@ -455,28 +459,35 @@ static void cic_png_write_warning(png_structp png, png_const_charp text) {
     (void)text;
 }
 
-static void cic_png_write(png_structp png, png_bytep bytes, png_size_t count) {
-    cic_png_writer *writer = (cic_png_writer *)png_get_io_ptr(png);
-    cic_buffer *output = writer->output;
+// Appends `count` bytes to an encoder's output, doubling its capacity as needed; 0 when memory
+// runs out (the buffer is then unchanged).
+static int cic_buffer_append(cic_buffer *output, const uint8_t *bytes, size_t count) {
     if (count > output->capacity - output->size) {
         size_t capacity = output->capacity ? output->capacity : 4096;
         while (capacity - output->size < count) {
             if (capacity > SIZE_MAX / 2) {
-                writer->out_of_memory = 1;
-                png_error(png, "PNG output too large");
+                return 0;
             }
             capacity *= 2;
         }
         uint8_t *grown = realloc(output->data, capacity);
         if (grown == NULL) {
-            writer->out_of_memory = 1;
-            png_error(png, "out of memory for the PNG output");
+            return 0;
         }
         output->data = grown;
         output->capacity = capacity;
     }
     memcpy(output->data + output->size, bytes, count);
     output->size += count;
+    return 1;
+}
+
+static void cic_png_write(png_structp png, png_bytep bytes, png_size_t count) {
+    cic_png_writer *writer = (cic_png_writer *)png_get_io_ptr(png);
+    if (!cic_buffer_append(writer->output, bytes, count)) {
+        writer->out_of_memory = 1;
+        png_error(png, "out of memory for the PNG output");
+    }
 }
 
 static void cic_png_flush(png_structp png) {
@@ -536,5 +547,101 @@ cic_status cic_encode_png(const uint8_t *pixels, int32_t width, int32_t height, 
     }
     png_write_end(png, info);
     png_destroy_write_struct(&png, &info);
+    return CIC_OK;
+}
+
+// MARK: - JPEG encoding
+
+enum { CIC_JPEG_CHUNK = 16384 };
+
+typedef struct {
+    struct jpeg_destination_mgr base;
+    cic_buffer *output;
+    int out_of_memory;
+    JOCTET chunk[CIC_JPEG_CHUNK];
+} cic_jpeg_destination;
+
+static void cic_jpeg_init_destination(j_compress_ptr cinfo) {
+    cic_jpeg_destination *destination = (cic_jpeg_destination *)cinfo->dest;
+    destination->base.next_output_byte = destination->chunk;
+    destination->base.free_in_buffer = CIC_JPEG_CHUNK;
+}
+
+// Called by libjpeg when the chunk is full: it must be emptied entirely.
+static boolean cic_jpeg_empty_output_buffer(j_compress_ptr cinfo) {
+    cic_jpeg_destination *destination = (cic_jpeg_destination *)cinfo->dest;
+    if (!cic_buffer_append(destination->output, destination->chunk, CIC_JPEG_CHUNK)) {
+        destination->out_of_memory = 1;
+        ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+    }
+    cic_jpeg_init_destination(cinfo);
+    return TRUE;
+}
+
+static void cic_jpeg_term_destination(j_compress_ptr cinfo) {
+    cic_jpeg_destination *destination = (cic_jpeg_destination *)cinfo->dest;
+    const size_t used = CIC_JPEG_CHUNK - destination->base.free_in_buffer;
+    if (!cic_buffer_append(destination->output, destination->chunk, used)) {
+        destination->out_of_memory = 1;
+        ERREXIT1(cinfo, JERR_OUT_OF_MEMORY, 0);
+    }
+}
+
+cic_status cic_encode_jpeg(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels, int32_t quality, cic_buffer *output) {
+    if (output == NULL) {
+        return CIC_ERR_ARGUMENT;
+    }
+    memset(output, 0, sizeof(*output));
+    if (pixels == NULL || width <= 0 || height <= 0 || width > JPEG_MAX_DIMENSION || height > JPEG_MAX_DIMENSION
+        || (channels != 1 && channels != 3)) {
+        cic_copy_message(output->message, "invalid image geometry or channel count (JPEG sides are at most 65500)");
+        return CIC_ERR_ARGUMENT;
+    }
+    if (quality < 1 || quality > 100) {
+        cic_copy_message(output->message, "JPEG quality must be in 1...100");
+        return CIC_ERR_ARGUMENT;
+    }
+
+    struct jpeg_compress_struct cinfo;
+    cic_jpeg_error error;
+    // The destination (with its 16 KB chunk) is heap-allocated to keep this frame small.
+    cic_jpeg_destination *volatile destination = calloc(1, sizeof(cic_jpeg_destination));
+    if (destination == NULL) {
+        cic_copy_message(output->message, "out of memory for the JPEG encoder");
+        return CIC_ERR_NO_MEMORY;
+    }
+    destination->output = output;
+    cinfo.err = jpeg_std_error(&error.base);
+    error.base.error_exit = cic_jpeg_error_exit;
+    error.base.output_message = cic_jpeg_output_message;
+    error.message = output->message;
+    error.result = NULL;
+    if (setjmp(error.jump) != 0) {
+        const int out_of_memory = destination->out_of_memory;
+        jpeg_destroy_compress(&cinfo);
+        free(destination);
+        cic_buffer_free(output);
+        return out_of_memory ? CIC_ERR_NO_MEMORY : CIC_ERR_CODEC;
+    }
+    jpeg_create_compress(&cinfo);
+    destination->base.init_destination = cic_jpeg_init_destination;
+    destination->base.empty_output_buffer = cic_jpeg_empty_output_buffer;
+    destination->base.term_destination = cic_jpeg_term_destination;
+    cinfo.dest = &destination->base;
+    cinfo.image_width = (JDIMENSION)width;
+    cinfo.image_height = (JDIMENSION)height;
+    cinfo.input_components = channels;
+    cinfo.in_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&cinfo);
+    jpeg_set_quality(&cinfo, quality, TRUE);
+    jpeg_start_compress(&cinfo, TRUE);
+    const size_t stride = (size_t)width * (size_t)channels;
+    while (cinfo.next_scanline < cinfo.image_height) {
+        JSAMPROW row = (JSAMPROW)(pixels + (size_t)cinfo.next_scanline * stride);
+        jpeg_write_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_compress(&cinfo);
+    jpeg_destroy_compress(&cinfo);
+    free(destination);
     return CIC_OK;
 }

@@ -22,6 +22,18 @@ public enum RankingImageSource: Sendable, Equatable {
     /// A text file with one path per line (empty lines and lines starting with `#` skipped);
     /// relative paths are resolved against `base` (the `--images` folder, else the current directory).
     case list(URL, base: URL?)
+
+    /// Where the image listed as `name` is: under the folder, or as a list entry is resolved
+    /// (absolute, or relative to the base).
+    public func url(forImageNamed name: String) -> URL {
+        switch self {
+        case .directory(let folder):
+            return folder.appendingPathComponent(name)
+        case .list(_, let base):
+            if name.hasPrefix("/") { return URL(fileURLWithPath: name) }
+            return (base ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)).appendingPathComponent(name)
+        }
+    }
 }
 
 /// A deterministic part `index` of `count` (`--shard i/n`, 0-based `i`).
@@ -110,13 +122,12 @@ public enum ImageListing {
         do { text = try String(contentsOf: file, encoding: .utf8) } catch {
             throw RankingJobError.input("cannot read the image list \(file.path): \(error.localizedDescription)")
         }
-        let root = base ?? URL(fileURLWithPath: FileManager.default.currentDirectoryPath, isDirectory: true)
+        let source = RankingImageSource.list(file, base: base)
         var out: [RankingImage] = []
         for raw in text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             let entry = raw.trimmingCharacters(in: .whitespaces)
             if entry.isEmpty || entry.hasPrefix("#") { continue }
-            let url = entry.hasPrefix("/") ? URL(fileURLWithPath: entry) : root.appendingPathComponent(entry)
-            out.append(RankingImage(name: entry, url: url))
+            out.append(RankingImage(name: entry, url: source.url(forImageNamed: entry)))
         }
         return out
     }

@@ -164,15 +164,7 @@ public enum RankingCSV {
 
     /// Reads a results CSV: checks the header and parses every row.
     public static func readResults(_ url: URL) throws -> [RankingResultRow] {
-        let bytes: [UInt8]
-        do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
-            throw RankingCSVError("\(url.path): cannot read (\(error.localizedDescription))")
-        }
-        let parsed = records(bytes)
-        let consumed = parsed.last?.end ?? 0
-        guard consumed == bytes.count else {
-            throw RankingCSVError("\(url.path): the last line is not terminated (truncated file?)")
-        }
+        let parsed = try terminatedRecords(url)
         guard let first = parsed.first else { throw RankingCSVError("\(url.path): empty file, expected the header \(header.joined(separator: ","))") }
         guard first.fields == header else {
             throw RankingCSVError("\(url.path): header is '\(first.fields.joined(separator: ","))', expected '\(header.joined(separator: ","))'")
@@ -180,5 +172,28 @@ public enum RankingCSV {
         return try parsed.dropFirst().enumerated().map { index, record in
             try RankingResultRow(fields: record.fields, location: "\(url.path): line \(index + 2)")
         }
+    }
+
+    /// Reads a file of result rows without a header, as an Azure ML parallel job appends them
+    /// (`append_row_to`), possibly empty. Records whose first field starts with `#` are comments
+    /// (the entry script's notes on files it skipped) and are left out.
+    public static func readHeaderlessRows(_ url: URL) throws -> [RankingResultRow] {
+        try terminatedRecords(url).enumerated().compactMap { index, record in
+            if record.fields.first?.hasPrefix("#") == true { return nil }
+            return try RankingResultRow(fields: record.fields, location: "\(url.path): line \(index + 1)")
+        }
+    }
+
+    /// Every record of a file, which must end with a line end.
+    static func terminatedRecords(_ url: URL) throws -> [ParsedRecord] {
+        let bytes: [UInt8]
+        do { bytes = [UInt8](try Data(contentsOf: url)) } catch {
+            throw RankingCSVError("\(url.path): cannot read (\(error.localizedDescription))")
+        }
+        let parsed = records(bytes)
+        guard (parsed.last?.end ?? 0) == bytes.count else {
+            throw RankingCSVError("\(url.path): the last line is not terminated (truncated file?)")
+        }
+        return parsed
     }
 }

@@ -99,6 +99,8 @@ public struct RankingSummary: Sendable, Equatable {
     public var total = 0
     /// Images taken from the journal of an earlier run.
     public var resumed = 0
+    /// True when the query's features came from the feature cache.
+    public var queryFromCache = false
     /// Images processed by this run.
     public var processed = 0
     /// Images of this job whose status is not `ok` (resumed ones included).
@@ -146,20 +148,20 @@ public enum RankingJob {
     public static func run(engine: any RankingEngine, configuration: RankingJobConfiguration, stop: RankingStopFlag = RankingStopFlag(),
                            events: @escaping @Sendable (RankingEvent) -> Void = { _ in }) throws -> RankingSummary {
         try checkOutputLocation(configuration.output)
-        let queryFeatures = try queryFeatures(engine: engine, url: configuration.query)
-        let images = try ImageListing.images(from: configuration.source, shard: configuration.shard)
-        let identity = try jobIdentity(engine: engine, configuration: configuration)
-        let mode: RankingJournal.OpenMode = configuration.overwrite ? .overwrite : (configuration.resume ? .resume : .fresh)
-        let (journal, recovered) = try RankingJournal.open(at: configuration.journalURL, identity: identity, mode: mode)
-        defer { journal.close() }
         var cache: FeatureCache?
         if let folder = configuration.cacheDirectory {
             do { cache = try FeatureCache(root: folder, featureIdentity: engine.featureIdentity) } catch {
                 events(.warning("\(error); continuing without a feature cache"))
             }
         }
-
         var summary = RankingSummary()
+        let queryFeatures = try queryFeatures(engine: engine, url: configuration.query, cache: cache, fromCache: &summary.queryFromCache)
+        let images = try ImageListing.images(from: configuration.source, shard: configuration.shard)
+        let identity = try jobIdentity(engine: engine, configuration: configuration)
+        let mode: RankingJournal.OpenMode = configuration.overwrite ? .overwrite : (configuration.resume ? .resume : .fresh)
+        let (journal, recovered) = try RankingJournal.open(at: configuration.journalURL, identity: identity, mode: mode)
+        defer { journal.close() }
+
         summary.total = images.count
         summary.journalLinesDiscarded = recovered.discardedLines
         if recovered.discardedLines > 0 {
@@ -216,9 +218,27 @@ public enum RankingJob {
         try? FileManager.default.removeItem(at: probe)
     }
 
-    static func queryFeatures(engine: any RankingEngine, url: URL) throws -> Features {
+    /// The query's features: from the feature cache when it holds them (the same key as a
+    /// database image with the same content, so a query is detected once per cache: by every
+    /// later job, mini-batch or report over it), else from the engine, then stored.
+    static func queryFeatures(engine: any RankingEngine, url: URL, cache: FeatureCache? = nil) throws -> Features {
+        var fromCache = false
+        return try queryFeatures(engine: engine, url: url, cache: cache, fromCache: &fromCache)
+    }
+
+    static func queryFeatures(engine: any RankingEngine, url: URL, cache: FeatureCache?, fromCache: inout Bool) throws -> Features {
         guard FileManager.default.isReadableFile(atPath: url.path) else {
             throw RankingJobError.input("cannot read the query image \(url.path)")
+        }
+        let key = try cache.map { cache in
+            do { return cache.key(contentDigest: SHA256.hash(try readFile(url))) } catch {
+                throw RankingJobError.input("cannot read the query image \(url.path): \(error)")
+            }
+        }
+        if let cache, let key, case .hit(let features) = cache.lookup(key: key),
+           features.count > 0, RankingPipeline.inconsistency(of: features) == nil {
+            fromCache = true
+            return features
         }
         let features: Features
         do { features = try engine.features(forImageAt: url) } catch {
@@ -227,11 +247,12 @@ public enum RankingJob {
         guard features.count > 0 else {
             throw RankingJobError.input("the query image \(url.path) has no keypoints (blank, constant or too small?); nothing can match it")
         }
+        if let cache, let key, RankingPipeline.inconsistency(of: features) == nil { try? cache.store(features, key: key) }
         return features
     }
 
     /// Identity of everything that determines the journal's records: query content, engine and RANSAC settings.
-    static func jobIdentity(engine: any RankingEngine, configuration: RankingJobConfiguration) throws -> String {
+    public static func jobIdentity(engine: any RankingEngine, configuration: RankingJobConfiguration) throws -> String {
         let queryBytes: Data
         do { queryBytes = try Data(contentsOf: configuration.query) } catch {
             throw RankingJobError.input("cannot read the query image \(configuration.query.path): \(error.localizedDescription)")

@@ -2,22 +2,40 @@
 import Foundation
 import SuperGlueKit
 
-/// What ``RankingMerge/merge(_:into:shardCount:expectedImages:)`` checked and wrote.
+/// What ``RankingMerge/merge(_:into:shardCount:expectedImages:headerless:missing:)`` checked and wrote.
 public struct RankingMergeSummary: Sendable, Equatable {
     public var files = 0
     public var rows = 0
+    /// Rows written for listed images that no file had (``RankingMerge/MissingImages/row``).
+    public var missingRows = 0
 }
 
 /// Merges shard CSVs into one sorted results CSV, refusing inconsistent inputs.
 public enum RankingMerge {
+    /// What to do with images of the expected listing that no file has a row for.
+    public enum MissingImages: String, Sendable, CaseIterable {
+        /// Refuse to merge (a shard or mini-batch was lost).
+        case fail
+        /// Write a row with score 0 and status ``missingStatus`` for each, so the merged file has
+        /// one row per image and says which ones have no result (an Azure ML parallel job that
+        /// stayed within its error threshold).
+        case row
+    }
+
+    /// The status of a row written for a missing image.
+    public static let missingStatus = "missing: no result (its shard or mini-batch failed)"
+
     /// Merges `shards` into `output` (written atomically).
     ///
-    /// Fails when a file is not a results CSV, an image appears twice, the shards' journals (when
-    /// present next to them) show different queries or options, or — when given — the files do
-    /// not form shards `0..<shardCount` (each file's images must all belong to one shard, each
-    /// shard to one file) or the images differ from `expectedImages`.
+    /// Fails when a file is not a results CSV (or, with `headerless`, a file of rows without a
+    /// header, as an Azure ML parallel job appends them), an image appears twice, the shards'
+    /// journals (when present next to them) show different queries or options, or — when given —
+    /// the files do not form shards `0..<shardCount` (each file's images must all belong to one
+    /// shard, each shard to one file) or the images differ from `expectedImages` (images without
+    /// a row get a ``missingStatus`` row instead with `missing: .row`).
     @discardableResult
-    public static func merge(_ shards: [URL], into output: URL, shardCount: Int? = nil, expectedImages: [String]? = nil) throws -> RankingMergeSummary {
+    public static func merge(_ shards: [URL], into output: URL, shardCount: Int? = nil, expectedImages: [String]? = nil,
+                             headerless: Bool = false, missing: MissingImages = .fail) throws -> RankingMergeSummary {
         guard !shards.isEmpty else { throw RankingJobError.usage("merge: no shard files given") }
         var rows: [RankingResultRow] = []
         var source: [String: String] = [:]
@@ -25,7 +43,9 @@ public enum RankingMerge {
         var shardOfFile: [Int: String] = [:]
         for file in shards {
             let fileRows: [RankingResultRow]
-            do { fileRows = try RankingCSV.readResults(file) } catch { throw RankingJobError.input("merge: \(error)") }
+            do { fileRows = try headerless ? RankingCSV.readHeaderlessRows(file) : RankingCSV.readResults(file) } catch {
+                throw RankingJobError.input("merge: \(error)")
+            }
             for row in fileRows {
                 if let earlier = source[row.image] {
                     throw RankingJobError.input("merge: \(row.image) appears in both \(earlier) and \(file.path)")
@@ -54,23 +74,30 @@ public enum RankingMerge {
         if let n = shardCount, shards.count != n {
             throw RankingJobError.input("merge: expected \(n) shard files, got \(shards.count)")
         }
+        var missingRows = 0
         if let expected = expectedImages {
             let expectedSet = Set(expected)
-            let missing = expectedSet.subtracting(source.keys).sorted()
+            let absent = expectedSet.subtracting(source.keys).sorted()
             let unexpected = Set(source.keys).subtracting(expectedSet).sorted()
-            guard missing.isEmpty else {
-                throw RankingJobError.input("merge: \(missing.count) image(s) of the listing have no row, e.g. \(missing.prefix(5).joined(separator: ", "))")
-            }
             guard unexpected.isEmpty else {
                 throw RankingJobError.input("merge: \(unexpected.count) row(s) are not in the listing, e.g. \(unexpected.prefix(5).joined(separator: ", "))")
             }
+            if !absent.isEmpty {
+                guard missing == .row else {
+                    throw RankingJobError.input("merge: \(absent.count) image(s) of the listing have no row, e.g. \(absent.prefix(5).joined(separator: ", "))")
+                }
+                // Written like the other rows' scores: 6 decimals for confidence sums, else counts.
+                let key: RankingScoreKey = rows.first.map { $0.fields[0].contains(".") ? .confidence : .matches } ?? .confidence
+                rows += absent.map { RankingResultRow(.failure(image: $0, status: missingStatus, seconds: 0), key: key) }
+                missingRows = absent.count
+            }
         }
         try RankingJob.writeAtomically(RankingCSV.document(rows), to: output)
-        return RankingMergeSummary(files: shards.count, rows: rows.count)
+        return RankingMergeSummary(files: shards.count, rows: rows.count, missingRows: missingRows)
     }
 
     /// The identity recorded in the journal next to a shard's results, if there is one.
-    static func journalIdentity(of results: URL) -> String? {
+    public static func journalIdentity(of results: URL) -> String? {
         let journal = results.deletingLastPathComponent().appendingPathComponent(results.lastPathComponent + ".journal")
         guard let handle = try? FileHandle(forReadingFrom: journal) else { return nil }
         defer { try? handle.close() }

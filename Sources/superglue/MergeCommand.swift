@@ -29,9 +29,16 @@ struct MergeCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The image list of the job; checks that every image has exactly one row.", valueName: "file"))
     var list: String?
 
+    @Flag(help: "The inputs are rows without a header line, as an Azure ML parallel job appends them; records whose first field starts with # are comments.")
+    var noHeader = false
+
+    @Option(help: ArgumentHelp("Images of --images/--list without a row: fail, or write a row with score 0 and a 'missing' status.", valueName: "fail|row"))
+    var missing: RankingMerge.MissingImages = .fail
+
     func validate() throws {
         guard !shardFiles.isEmpty else { throw ValidationError("give at least one shard CSV") }
         if let n = shardCount, n < 1 { throw ValidationError("--shards must be >= 1") }
+        if missing == .row, images == nil, list == nil { throw ValidationError("--missing row needs the listing: give --images or --list") }
     }
 
     func run() throws {
@@ -42,7 +49,8 @@ struct MergeCommand: ParsableCommand {
             expected = try ImageListing.images(from: .directory(URL(fileURLWithPath: images, isDirectory: true))).map(\.name)
         }
         let summary = try RankingMerge.merge(shardFiles.map { URL(fileURLWithPath: $0) }, into: URL(fileURLWithPath: output),
-                                             shardCount: shardCount, expectedImages: expected)
-        print("merge: \(summary.rows) rows from \(summary.files) file(s) written to \(output)")
+                                             shardCount: shardCount, expectedImages: expected, headerless: noHeader, missing: missing)
+        print("merge: \(summary.rows) rows from \(summary.files) file(s) written to \(output)"
+              + (summary.missingRows > 0 ? "; warning: \(summary.missingRows) image(s) had no row and got a '\(RankingMerge.missingStatus)' row" : ""))
     }
 }

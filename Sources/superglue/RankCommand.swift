@@ -6,6 +6,7 @@ import SuperGlueRanking
 import CLISupport
 
 extension RankingScoreKey: ExpressibleByArgument {}
+extension RankingMerge.MissingImages: ExpressibleByArgument {}
 
 struct RankCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,7 +18,8 @@ struct RankCommand: ParsableCommand {
             run continues with --resume. Images that cannot be read get a row with their status and score 0; \
             the exit status is 0 unless the query, the weights or the output cannot be used (1) or the run \
             was interrupted (130). --shard i/n ranks a deterministic 1/n of the images; combine shard \
-            outputs with `superglue merge`.
+            outputs with `superglue merge`. --report writes an HTML page of the results when they are \
+            written (see `superglue report`).
             """)
 
     @Option(help: ArgumentHelp("The query image.", valueName: "file"))
@@ -65,6 +67,11 @@ struct RankCommand: ParsableCommand {
     @Flag(help: "Print nothing but errors.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Also write an HTML report here once the results are written (see `superglue report`).", valueName: "file"))
+    var report: String?
+
+    @OptionGroup var reportOptions: ReportOptions
+
     @OptionGroup var matching: MatchingOptions
 
     func validate() throws {
@@ -76,6 +83,7 @@ struct RankCommand: ParsableCommand {
         guard logInterval.isFinite, logInterval > 0 else { throw ValidationError("--log-interval must be > 0") }
         if let lanes, !(1...256).contains(lanes) { throw ValidationError("--lanes must be between 1 and 256") }
         if let shard { do { _ = try RankingShard(parsing: shard) } catch { throw ValidationError("--shard: \(error)") } }
+        try reportOptions.check()
     }
 
     /// The job configuration these options describe.
@@ -101,6 +109,7 @@ struct RankCommand: ParsableCommand {
         let configuration = try jobConfiguration()
         // Cheap checks first, so a bad output path fails before the weights are loaded.
         try RankingJob.checkOutputLocation(configuration.output)
+        if let report { try RankingJob.checkOutputLocation(URL(fileURLWithPath: report)) }
         let engine = try makeRankingEngine(options: matching)
         let reporter = RankingProgressReporter(style: RankingProgressReporter.automaticStyle(quiet: quiet), interval: logInterval)
         let interrupts = RankingInterruptHandler(stop: RankingStopFlag(), quiet: quiet)
@@ -113,6 +122,14 @@ struct RankCommand: ParsableCommand {
         }
         if !quiet { print(Self.describe(summary)) }
         if summary.interrupted { throw ExitCode(130) }
+        if let report {
+            // From the CSV just written, so the page shows exactly what the file holds.
+            let written = try reportOptions.write(
+                engine: engine, job: configuration, cacheDirectory: configuration.cacheDirectory, matching: matching,
+                to: URL(fileURLWithPath: report), identity: try RankingJob.jobIdentity(engine: engine, configuration: configuration),
+                verification: "the settings of this run")
+            if !quiet { print(ReportOptions.describe(written, output: report)) }
+        }
     }
 
     /// The end-of-run report: counts, throughput, cache use.
@@ -120,7 +137,8 @@ struct RankCommand: ParsableCommand {
         var parts = ["rank: \(s.processed) image(s) processed in \(String(format: "%.1f", s.seconds))s (\(String(format: "%.2f", s.imagesPerSecond)) img/s)"]
         if s.resumed > 0 { parts.append("\(s.resumed) resumed from the journal") }
         parts.append("\(s.failed) with errors")
-        parts.append("feature cache: \(s.cacheHits) hit(s), \(s.cacheMisses) miss(es)\(s.cacheRejected > 0 ? ", \(s.cacheRejected) corrupt entr(ies) recomputed" : "")")
+        parts.append("feature cache: \(s.cacheHits) hit(s), \(s.cacheMisses) miss(es)\(s.cacheRejected > 0 ? ", \(s.cacheRejected) corrupt entr(ies) recomputed" : "")"
+            + (s.queryFromCache ? ", query from the cache" : ""))
         if s.interrupted {
             parts.append("interrupted: \(s.resumed + s.processed)/\(s.total) done, no results written; rerun with --resume")
         } else if let output = s.output {

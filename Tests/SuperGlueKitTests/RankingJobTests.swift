@@ -143,7 +143,14 @@ import Tensors
         // Another detector identity never hits these entries.
         let other = FakeRankingEngine(identity: "fake-engine-v2")
         let s3 = try RankingJob.run(engine: other, configuration: RankingTestSupport.configuration(query: secondQuery, images: scene.images, output: folder.path("d.csv"), cache: cache))
-        #expect(s3.cacheHits == 0)
+        #expect(s3.cacheHits == 0 && !s3.queryFromCache)
+        // The first query again (a rerun, the next mini-batch of a parallel job): its features
+        // come from the cache too, so only the broken files reach the detector.
+        #expect(!s1.queryFromCache && !s2.queryFromCache)
+        let rerun = FakeRankingEngine()
+        let s4 = try RankingJob.run(engine: rerun, configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: folder.path("e.csv"), cache: cache))
+        #expect(s4.queryFromCache && rerun.featureCalls == 3)
+        #expect(try RankingTestSupport.resultsWithoutTimings(folder.path("a.csv")) == RankingTestSupport.resultsWithoutTimings(folder.path("e.csv")))
     }
 
     @Test func corruptCacheEntriesAreRecomputed() throws {
@@ -152,7 +159,12 @@ import Tensors
         let scene = try FakeScene.write(to: folder.url, count: 6, broken: false)
         let cache = folder.path("cache")
         _ = try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: folder.path("a.csv"), cache: cache))
+        // Six images and the query are cached; the images' entries are damaged below.
+        let queryEntry = try FeatureCache(root: cache, featureIdentity: FakeRankingEngine().featureIdentity)
+            .entryURL(key: FeatureCache(root: cache, featureIdentity: FakeRankingEngine().featureIdentity).key(contentDigest: SHA256.hash(Array(try Data(contentsOf: scene.query)))))
+        #expect(FileManager.default.fileExists(atPath: queryEntry.path))
         let entries = try FileManager.default.subpathsOfDirectory(atPath: cache.path).filter { $0.hasSuffix(".npz") }.sorted()
+            .filter { cache.appendingPathComponent($0).standardizedFileURL != queryEntry.standardizedFileURL }
         #expect(entries.count == 6)
         // Damage three entries three ways: truncated, a flipped payload byte, and swapped with another entry.
         let urls = entries.map { cache.appendingPathComponent($0) }
@@ -168,7 +180,7 @@ import Tensors
             if case .warning(let message) = event { events.update { $0.append(message) } }
         }
         #expect(s.cacheRejected == 3 && s.cacheHits == 3)
-        #expect(engine.featureCalls == 1 + 3)
+        #expect(engine.featureCalls == 3 && s.queryFromCache)
         #expect(events.get().filter { $0.contains("feature cache") }.count == 3)
         #expect(try RankingTestSupport.resultsWithoutTimings(folder.path("a.csv")) == RankingTestSupport.resultsWithoutTimings(folder.path("b.csv")))
         // The recomputed entries were rewritten: a third run hits everything.

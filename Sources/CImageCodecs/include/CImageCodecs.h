@@ -73,7 +73,7 @@ cic_status cic_decode_png(const uint8_t *data, size_t size, uint64_t max_pixels,
 /// Releases the buffers of a result (safe on a zeroed or partially filled result).
 void cic_image_result_free(cic_image_result *result);
 
-/// Output buffer of the PNG encoder; release with `cic_buffer_free`.
+/// Output buffer of the encoders; release with `cic_buffer_free`.
 typedef struct {
     uint8_t *data;
     size_t size;
@@ -83,6 +83,10 @@ typedef struct {
 
 /// Encodes 8-bit pixels as a PNG. `channels` is 1 (gray) or 3 (RGB); rows are tightly packed.
 cic_status cic_encode_png(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels, cic_buffer *output);
+
+/// Encodes 8-bit pixels as a baseline JPEG (4:2:0 chroma subsampling for RGB) at `quality`
+/// (1...100, libjpeg's scale). `channels` is 1 (gray) or 3 (RGB); rows are tightly packed.
+cic_status cic_encode_jpeg(const uint8_t *pixels, int32_t width, int32_t height, int32_t channels, int32_t quality, cic_buffer *output);
 
 void cic_buffer_free(cic_buffer *buffer);
 
