@@ -227,7 +227,7 @@ public enum RankingEvaluation {
         var total = 0.0, counted = 0
         for (image, queries) in owners where queries.count == 1 {
             if let bin, bins[image] != .some(bin) { continue }
-            let row = scores[image]!
+            guard let row = scores[image] else { continue }
             let own = row[queries[0]]
             guard !row.contains(where: { $0 > own }) else { counted += 1; continue }
             total += 1 / Double(row.filter { $0 == own }.count)
