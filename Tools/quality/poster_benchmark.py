@@ -188,13 +188,36 @@ def run_ours(name, superglue, queries, images_dir, out, weights):
     return timing
 
 
-def evaluate(superglue, out, queries, labels_dir, column="score"):
-    command = [str(superglue), "evaluate", "--output", str(out / f"evaluation-{column}.json"), "--score-column", column]
+def evaluate(superglue, out, queries, labels_dir, column="score", tag=None):
+    """Runs `superglue evaluate`; writes evaluation-<tag or column>.json and .txt (its table)."""
+    tag = tag or column
+    command = [str(superglue), "evaluate", "--output", str(out / f"evaluation-{tag}.json"), "--score-column", column]
     for query in queries:
         command += ["--results", str(out / f"{query.stem}.csv"), "--labels", str(labels_dir / f"{query.stem}.csv")]
     done = subprocess.run(command, check=True, capture_output=True, text=True)
-    (out / f"evaluation-{column}.txt").write_text(done.stdout)
-    return json.loads((out / f"evaluation-{column}.json").read_text())
+    (out / f"evaluation-{tag}.txt").write_text(done.stdout)
+    return json.loads((out / f"evaluation-{tag}.json").read_text())
+
+
+def rotation_labels(set_dir, work, queries):
+    """Labels whose bins split the hard bin's positives by in-plane rotation (|angle| <= 90 degrees
+    or more; the easy and medium bins never rotate further), from the set's metadata: learned
+    detectors are trained on mostly upright images."""
+    meta = json.loads((set_dir / "metadata.json").read_text())["images"]
+    folder = work / "labels-rotation"
+    folder.mkdir(parents=True, exist_ok=True)
+    for query in queries:
+        lines = ["image,label,bin"]
+        for name in sorted(meta):
+            record = meta[name]
+            if record["query"] == query.stem:
+                angle = abs(record["posters"][0]["parameters"]["rotation"])
+                group = record["bin"] if record["bin"] != "hard" else ("hard-upto90" if angle <= 90 else "hard-over90")
+                lines.append(f"{name},1,{group}")
+            else:
+                lines.append(f"{name},0,")
+        (folder / f"{query.stem}.csv").write_text("\n".join(lines) + "\n")
+    return folder
 
 
 def percent(value):
@@ -221,6 +244,7 @@ def main():
         raise SystemExit(f"{args.set} has no queries/*.png or images/*.jpg: run Tools/quality/make_poster_set.py first")
     superglue = args.superglue.resolve()
     summary = {}
+    rotation_folder = rotation_labels(args.set, args.work, queries)
     for name in names:
         out = args.work / name
         out.mkdir(parents=True, exist_ok=True)
@@ -243,7 +267,8 @@ def main():
         extra = {}
         if not name.startswith(("sift", "orb")):
             extra = evaluate(superglue, out, queries, args.set / "labels", column="inliers")
-        summary[name] = {"report": report, "inliers_report": extra, "timing": timing}
+        by_rotation = evaluate(superglue, out, queries, rotation_folder, tag="rotation")
+        summary[name] = {"report": report, "inliers_report": extra, "rotation_report": by_rotation, "timing": timing}
     (args.work / "summary.json").write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
 
     head = ["pipeline", "mAP all"] + [f"mAP {b}" for b in BINS] + ["id-R@1 all"] + [f"id-R@1 {b}" for b in BINS] + ["ROC AUC", "img/s", "CPU s/img"]
@@ -267,6 +292,34 @@ def main():
             ti = s["inliers_report"].get("pooled_threshold")
             print(f"{name} ranked by inliers: mAP {percent(s['inliers_report']['overall'].get('mean_average_precision'))}"
                   + (f"; contains if inliers >= {ti['threshold']}: precision {ti['precision']:.3f}, recall {ti['recall']:.3f}" if ti else ""))
+    for name, s in summary.items():
+        bins = s["rotation_report"]["bins"]
+        cells = [f"{b} ({bins.get(b, {}).get('positives', 0)} positives) {percent(bins.get(b, {}).get('mean_average_precision'))}"
+                 for b in ("hard-upto90", "hard-over90")]
+        print(f"{name}: hard-bin mAP by in-plane rotation |angle| <= 90 or > 90 deg: " + ", ".join(cells))
+    compare_scores(args.work, queries)
+
+
+def read_scores(path):
+    lines = path.read_text().splitlines()[1:]
+    return {line.split(",")[1]: float(line.split(",")[0]) for line in lines}
+
+
+def compare_scores(work, queries):
+    """Per learned pipeline: how far our scores are from the reference's on the same photos."""
+    for kind in ("aliked", "disk"):
+        ours_dir, ref_dir = work / f"ours-{kind}", work / f"ref-{kind}"
+        if not all((d / f"{q.stem}.csv").exists() for d in (ours_dir, ref_dir) for q in queries):
+            continue
+        differences, relative = [], []
+        for q in queries:
+            ours, ref = read_scores(ours_dir / f"{q.stem}.csv"), read_scores(ref_dir / f"{q.stem}.csv")
+            for image, value in ref.items():
+                differences.append(abs(ours[image] - value))
+                relative.append(abs(ours[image] - value) / max(value, 1.0))
+        d, r = np.array(differences), np.array(relative)
+        print(f"{kind}: ours vs reference score over {len(d)} (query, photo) pairs: |difference| median {np.median(d):.3f}, "
+              f"p90 {np.percentile(d, 90):.3f}, max {d.max():.3f}; relative (to max(score, 1)) median {np.median(r):.4f}, max {r.max():.4f}")
 
 
 if __name__ == "__main__":
