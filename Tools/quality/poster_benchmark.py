@@ -150,6 +150,7 @@ def run_python_pipeline(name, pipeline, queries, images, out):
             text = f"{value:.6f}" if name.startswith("ref-") else str(int(value))
             rows.append({"image": path.name, "score_text": text, "score_value": float(text), "matches": matches,
                          "inliers": inliers, "keypoints": keypoint_count(cache[path.name]), "seconds": time.perf_counter() - start})
+        print(f"  {query_path.stem}: {len(rows)} photos in {time.perf_counter() - wall0:.0f} s", file=sys.stderr, flush=True)
         if qi == 0:
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
             timing = {"images": len(images), "wall_seconds": wall, "cpu_seconds": cpu,
