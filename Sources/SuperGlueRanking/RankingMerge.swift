@@ -12,7 +12,8 @@ public struct RankingMergeSummary: Sendable, Equatable {
 public enum RankingMerge {
     /// Merges `shards` into `output` (written atomically).
     ///
-    /// Fails when a file is not a results CSV, an image appears twice, the shards' journals (when
+    /// Fails when a file is not a results CSV, the files' columns differ (with and without the
+    /// query rotation), an image appears twice, the shards' journals (when
     /// present next to them) show different queries or options, or — when given — the files do
     /// not form shards `0..<shardCount` (each file's images must all belong to one shard, each
     /// shard to one file) or the images differ from `expectedImages`.
@@ -23,9 +24,14 @@ public enum RankingMerge {
         var source: [String: String] = [:]
         var identities: [String: String] = [:]
         var shardOfFile: [Int: String] = [:]
+        var header: (columns: [String], file: String)?
         for file in shards {
-            let fileRows: [RankingResultRow]
-            do { fileRows = try RankingCSV.readResults(file) } catch { throw RankingJobError.input("merge: \(error)") }
+            let fileRows: [RankingResultRow], columns: [String]
+            do { (columns, fileRows) = try RankingCSV.readTable(file) } catch { throw RankingJobError.input("merge: \(error)") }
+            if let first = header, first.columns != columns {
+                throw RankingJobError.input("merge: \(first.file) and \(file.path) have different columns (one job used --query-rotations, the other not)")
+            }
+            header = header ?? (columns, file.path)
             for row in fileRows {
                 if let earlier = source[row.image] {
                     throw RankingJobError.input("merge: \(row.image) appears in both \(earlier) and \(file.path)")
@@ -65,7 +71,7 @@ public enum RankingMerge {
                 throw RankingJobError.input("merge: \(unexpected.count) row(s) are not in the listing, e.g. \(unexpected.prefix(5).joined(separator: ", "))")
             }
         }
-        try RankingJob.writeAtomically(RankingCSV.document(rows), to: output)
+        try RankingJob.writeAtomically(RankingCSV.document(rows, header: header?.columns ?? RankingCSV.header), to: output)
         return RankingMergeSummary(files: shards.count, rows: rows.count)
     }
 
