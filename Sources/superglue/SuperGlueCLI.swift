@@ -11,7 +11,8 @@ struct SuperGlueCLI: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "superglue",
         abstract: "Learned keypoint detection and matching (SuperPoint, SuperGlue), parity with the PyTorch references.",
-        subcommands: [MatchCommand.self, PairsCommand.self, ExtractCommand.self, RankCommand.self, MergeCommand.self, BenchmarkCommand.self])
+        subcommands: [MatchCommand.self, PairsCommand.self, ExtractCommand.self, RankCommand.self, MergeCommand.self, BenchmarkCommand.self,
+                      QueryBenchmarkCommand.self])
 
     /// Parses and runs a subcommand. The CLI, not the libraries, owns the process: exit codes
     /// are set here (and by the ranking job's interrupt handler in CLISupport).

@@ -51,12 +51,7 @@ enum GeneratedPoster {
     func turnedPhotosAreFoundWithTheirRotation() throws {
         let folder = try CLIFixtures.temporaryFolder("rank-rotations")
         defer { try? FileManager.default.removeItem(at: folder) }
-        let weights = folder.appendingPathComponent("weights", isDirectory: true)
-        try FileManager.default.createDirectory(at: weights, withIntermediateDirectories: true)
-        for name in ["aliked-n16.pth", "aliked_lightglue.pth"] {
-            try FileManager.default.createSymbolicLink(at: weights.appendingPathComponent(name),
-                                                       withDestinationURL: ColorCLIFixtures.weightsDirectory.appendingPathComponent(name))
-        }
+        let weights = try ColorCLIFixtures.workingCopy(in: folder)
         let images = folder.appendingPathComponent("images", isDirectory: true)
         try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
         let poster = GeneratedPoster.image(width: 480, height: 360, seed: 17)
