@@ -20,6 +20,19 @@ extension GrayImage: InterleavedImage {
     public static var channels: Int { 1 }
 }
 
+extension InterleavedImage {
+    /// The image rotated by `quarterTurns` x 90 degrees counter-clockwise, like `np.rot90(image, k)`
+    /// (any integer; taken modulo 4 as numpy does).
+    public func rotated(quarterTurns: Int) -> Self {
+        switch ((quarterTurns % 4) + 4) % 4 {
+        case 1: return EXIFOrientation.apply(8, to: self)
+        case 2: return EXIFOrientation.apply(3, to: self)
+        case 3: return EXIFOrientation.apply(6, to: self)
+        default: return self
+        }
+    }
+}
+
 /// 8-bit RGB image, row-major, channels interleaved (R, G, B), `width * height * 3` bytes.
 public struct RGBImage: InterleavedImage {
     public static var channels: Int { 3 }

@@ -145,16 +145,4 @@ extension GrayImage {
         }
         return GrayImage(width: targetWidth, height: targetHeight, pixels: output)
     }
-
-    /// The image rotated by `quarterTurns` x 90 degrees counter-clockwise, like `np.rot90(image, k)`
-    /// (any integer; taken modulo 4 as numpy does).
-    public func rotated(quarterTurns: Int) -> GrayImage {
-        let turns = ((quarterTurns % 4) + 4) % 4
-        switch turns {
-        case 1: return EXIFOrientation.apply(8, to: self)
-        case 2: return EXIFOrientation.apply(3, to: self)
-        case 3: return EXIFOrientation.apply(6, to: self)
-        default: return self
-        }
-    }
 }

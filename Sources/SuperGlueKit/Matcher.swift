@@ -219,14 +219,17 @@ public final class Matcher: Sendable {
 
     // MARK: - Synchronous API
 
-    /// Decodes, resizes (and rotates by `rotation` quarter turns, as match_pairs.py's pairs
-    /// files allow) an image file, then runs the detector on it.
+    /// Decodes, resizes and rotates by `rotation` counter-clockwise quarter turns (as
+    /// match_pairs.py's pairs files allow) an image file, then runs the detector on it.
+    ///
+    /// Grey detectors (SuperPoint) rotate the resized image, as the reference does; RGB detectors
+    /// (ALIKED, DISK) rotate the decoded image before their resize, and report keypoints in pixels
+    /// of the rotated original. Either way the detector sees the image turned exactly.
     public func extract(_ url: URL, rotation: Int = 0) throws -> ImageFeatures {
         if detector.inputChannels == 3 {
-            guard rotation == 0 else { throw MatcherError.incompatible("\(detector.name): rotating the image is supported for grey detectors only") }
             let decoded = try ImageDecoder.decodeRGB(contentsOf: url, options: config.decoding)
             let gray = try ImageDecoder.decode(contentsOf: url, options: config.decoding)
-            var result = try extractColor(decoded.image, gray: gray.image)
+            var result = try extractColor(decoded.image.rotated(quarterTurns: rotation), gray: gray.image.rotated(quarterTurns: rotation))
             result.image.decodingWarningCount = decoded.warningCount
             result.image.firstDecodingWarning = decoded.firstWarning
             return result
@@ -235,12 +238,13 @@ public final class Matcher: Sendable {
         return try extract(prepared)
     }
 
-    /// Resizes a decoded grey image and runs the detector on it.
+    /// Resizes and rotates (as the file variant of `extract` does) a decoded grey image and runs
+    /// the detector on it.
     public func extract(_ image: GrayImage, rotation: Int = 0) throws -> ImageFeatures {
         if detector.inputChannels == 3 {
-            guard rotation == 0 else { throw MatcherError.incompatible("\(detector.name): rotating the image is supported for grey detectors only") }
-            let rgb = RGBImage(width: image.width, height: image.height, pixels: image.pixels.flatMap { [$0, $0, $0] })
-            return try extractColor(rgb, gray: image)
+            let turned = image.rotated(quarterTurns: rotation)
+            let rgb = RGBImage(width: turned.width, height: turned.height, pixels: turned.pixels.flatMap { [$0, $0, $0] })
+            return try extractColor(rgb, gray: turned)
         }
         return try extract(ImageLoader.prepare(image, options: PreprocessingOptions(resize: config.resize, rotation: rotation, decoding: config.decoding)))
     }
@@ -308,7 +312,25 @@ public final class Matcher: Sendable {
     public func match(_ features0: Features, _ features1: Features) throws -> Matches {
         try checkCompatible(features0, name: "features 0")
         try checkCompatible(features1, name: "features 1")
-        let matches = try featureMatcher.match(features0, features1)
+        return try checkFinite(featureMatcher.match(features0, features1))
+    }
+
+    /// Does the matcher's work on image 0's features alone once (``FeatureMatcher/prepare(_:)``),
+    /// for matching them against many images with the `match` taking it; refuses
+    /// features another detector family made.
+    public func prepare(_ features0: Features) throws -> PreparedQuery {
+        try checkCompatible(features0, name: "features 0")
+        return try featureMatcher.prepare(features0)
+    }
+
+    /// Matches a query prepared by ``prepare(_:)`` against image 1: the same result, bit for bit,
+    /// as matching the query's features, without redoing the query's part.
+    public func match(_ query: PreparedQuery, _ features1: Features) throws -> Matches {
+        try checkCompatible(features1, name: "features 1")
+        return try checkFinite(featureMatcher.match(query, features1))
+    }
+
+    private func checkFinite(_ matches: Matches) throws -> Matches {
         for s in matches.matchingScores0 where !s.isFinite { throw MatcherError.nonFiniteOutput("\(featureMatcher.name) matching scores") }
         return matches
     }

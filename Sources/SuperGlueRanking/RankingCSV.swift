@@ -28,8 +28,12 @@ public struct RankingRecord: Sendable, Equatable {
     public var status: String
     /// Wall time spent on this image (features or cache load, matching, RANSAC).
     public var seconds: Double
+    /// The rotation of the query, in degrees counter-clockwise, whose measures these are: the
+    /// best-scoring one of the job's query rotations (0 without rotations).
+    public var queryRotation: Int
 
-    public init(image: String, confidenceSum: Double, matches: Int, inliers: Int, inlierRatio: Double, keypoints: Int, status: String, seconds: Double) {
+    public init(image: String, confidenceSum: Double, matches: Int, inliers: Int, inlierRatio: Double, keypoints: Int, status: String, seconds: Double,
+                queryRotation: Int = 0) {
         self.image = image
         self.confidenceSum = confidenceSum
         self.matches = matches
@@ -38,6 +42,7 @@ public struct RankingRecord: Sendable, Equatable {
         self.keypoints = keypoints
         self.status = status
         self.seconds = seconds
+        self.queryRotation = queryRotation
     }
 
     /// A row for an image that could not be ranked: every measure 0.
@@ -51,13 +56,17 @@ public struct RankingRecord: Sendable, Equatable {
 
 /// One row of a results CSV as text, with its score parsed for sorting.
 public struct RankingResultRow: Sendable, Equatable {
-    /// The eight fields, in ``RankingCSV/header`` order.
+    /// The fields, in ``RankingCSV/header`` order, plus the query rotation in jobs with rotations
+    /// (``RankingCSV/rotationHeader``).
     public var fields: [String]
     public var score: Double
     public var image: String { fields[1] }
+    /// The winning query rotation in degrees, in files with the `query_rotation` column.
+    public var queryRotation: Int? { fields.count > RankingCSV.header.count ? Int(fields[RankingCSV.header.count]) : nil }
 
-    /// Formats a record; the score column holds the value of `key`.
-    public init(_ record: RankingRecord, key: RankingScoreKey) {
+    /// Formats a record; the score column holds the value of `key`. `queryRotation` adds the
+    /// record's query rotation as the last column.
+    public init(_ record: RankingRecord, key: RankingScoreKey, queryRotation: Bool = false) {
         let scoreText: String
         switch key {
         case .confidence: scoreText = String(format: "%.6f", record.confidenceSum)
@@ -66,18 +75,25 @@ public struct RankingResultRow: Sendable, Equatable {
         }
         fields = [scoreText, record.image, String(record.matches), String(record.inliers), String(format: "%.4f", record.inlierRatio),
                   String(record.keypoints), record.status, String(format: "%.3f", record.seconds)]
+        if queryRotation { fields.append(String(record.queryRotation)) }
         // Sorting uses the printed score, not the full-precision one, so that merging shard CSVs
         // (which only have the printed value) orders near-ties exactly as a single run does.
         score = Double(scoreText) ?? 0
     }
 
-    /// Parses a row read from a results CSV; `location` names it in errors.
-    public init(fields: [String], location: String) throws {
-        guard fields.count == RankingCSV.header.count else {
-            throw RankingCSVError("\(location): expected \(RankingCSV.header.count) fields, found \(fields.count)")
+    /// Parses a row read from a results CSV with the columns `header` (one of the two
+    /// ``RankingCSV/headers``); `location` names it in errors.
+    public init(fields: [String], header: [String] = RankingCSV.header, location: String) throws {
+        guard fields.count == header.count else {
+            throw RankingCSVError("\(location): expected \(header.count) fields, found \(fields.count)")
         }
         guard let score = Double(fields[0]), score.isFinite else { throw RankingCSVError("\(location): score '\(fields[0])' is not a number") }
         guard !fields[1].isEmpty else { throw RankingCSVError("\(location): empty image path") }
+        if header.count > RankingCSV.header.count {
+            guard let rotation = Int(fields[RankingCSV.header.count]), RankingQueryRotations.allowed.contains(rotation) else {
+                throw RankingCSVError("\(location): query_rotation '\(fields[RankingCSV.header.count])' is not 0, 90, 180 or 270")
+            }
+        }
         self.fields = fields
         self.score = score
     }
@@ -101,6 +117,10 @@ public struct RankingCSVError: Error, CustomStringConvertible, Sendable {
 public enum RankingCSV {
     /// The results header; the first two columns match the original pipeline's results.csv.
     public static let header = ["score", "image", "matches", "inliers", "inlier_ratio", "keypoints", "status", "seconds"]
+    /// The results header of jobs with query rotations: one more column, the winning rotation.
+    public static let rotationHeader = header + ["query_rotation"]
+    /// The headers a results file may have.
+    public static let headers = [header, rotationHeader]
 
     /// One CSV line, with its trailing newline.
     public static func line(_ fields: [String]) -> String {
@@ -112,8 +132,8 @@ public enum RankingCSV {
         return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// The whole results file: header and rows in results order.
-    public static func document(_ rows: [RankingResultRow]) -> String {
+    /// The whole results file: `header` (the rows' columns) and rows in results order.
+    public static func document(_ rows: [RankingResultRow], header: [String] = RankingCSV.header) -> String {
         var out = line(header)
         for row in rows.sorted(by: RankingResultRow.inResultsOrder) { out += line(row.fields) }
         return out
@@ -164,14 +184,20 @@ public enum RankingCSV {
 
     /// Reads a results CSV: checks the header and parses every row.
     public static func readResults(_ url: URL) throws -> [RankingResultRow] {
+        try readTable(url).rows
+    }
+
+    /// Reads a results CSV with its header (``header`` or ``rotationHeader``).
+    public static func readTable(_ url: URL) throws -> (header: [String], rows: [RankingResultRow]) {
         let parsed = try terminatedRecords(url)
         guard let first = parsed.first else { throw RankingCSVError("\(url.path): empty file, expected the header \(header.joined(separator: ","))") }
-        guard first.fields == header else {
-            throw RankingCSVError("\(url.path): header is '\(first.fields.joined(separator: ","))', expected '\(header.joined(separator: ","))'")
+        guard headers.contains(first.fields) else {
+            throw RankingCSVError("\(url.path): header is '\(first.fields.joined(separator: ","))', expected '\(header.joined(separator: ","))' (with ',query_rotation' after --query-rotations)")
         }
-        return try parsed.dropFirst().enumerated().map { index, record in
-            try RankingResultRow(fields: record.fields, location: "\(url.path): line \(index + 2)")
+        let rows = try parsed.dropFirst().enumerated().map { index, record in
+            try RankingResultRow(fields: record.fields, header: first.fields, location: "\(url.path): line \(index + 2)")
         }
+        return (first.fields, rows)
     }
 
     /// Reads a file of result rows without a header, as an Azure ML parallel job appends them
@@ -180,7 +206,9 @@ public enum RankingCSV {
     public static func readHeaderlessRows(_ url: URL) throws -> [RankingResultRow] {
         try terminatedRecords(url).enumerated().compactMap { index, record in
             if record.fields.first?.hasPrefix("#") == true { return nil }
-            return try RankingResultRow(fields: record.fields, location: "\(url.path): line \(index + 1)")
+            // Rows of a --query-rotations job carry one more column.
+            let columns = record.fields.count == rotationHeader.count ? rotationHeader : header
+            return try RankingResultRow(fields: record.fields, header: columns, location: "\(url.path): line \(index + 1)")
         }
     }
 

@@ -18,8 +18,21 @@ public protocol RankingEngine: Sendable {
     /// description as the image's status, so it should be short and name the reason.
     func features(forImageAt url: URL) throws -> Features
 
+    /// ``features(forImageAt:)`` of the image turned by `quarterTurns` x 90 degrees
+    /// counter-clockwise before the detector (the job's query rotations). The default supports
+    /// no rotation.
+    func features(forImageAt url: URL, quarterTurns: Int) throws -> Features
+
     /// Matches the query's features against one database image's features.
     func match(_ query: Features, _ image: Features) throws -> RankingMatches
+
+    /// Does the matcher's query-only work once per job (``FeatureMatcher/prepare(_:)``). The
+    /// default keeps the features as they are.
+    func prepare(query: Features) throws -> PreparedQuery
+
+    /// Matches a prepared query; must give the same result as the `match` of plain features on
+    /// `query.features`. The default calls that.
+    func match(_ query: PreparedQuery, _ image: Features) throws -> RankingMatches
 
     /// Identifies everything that changes ``features(forImageAt:)``'s output: the weights' content
     /// and every detector option (resize, keypoint count, threshold, NMS radius). Feature-cache
@@ -30,6 +43,19 @@ public protocol RankingEngine: Sendable {
     /// (matcher weights, Sinkhorn iterations, match threshold). A journal made under one identity
     /// is never resumed under another.
     var matchIdentity: String { get }
+}
+
+extension RankingEngine {
+    public func features(forImageAt url: URL, quarterTurns: Int) throws -> Features {
+        guard quarterTurns % 4 == 0 else { throw RankingJobError.usage("this ranking engine cannot rotate images") }
+        return try features(forImageAt: url)
+    }
+
+    public func prepare(query: Features) throws -> PreparedQuery { PreparedQuery(features: query) }
+
+    public func match(_ query: PreparedQuery, _ image: Features) throws -> RankingMatches {
+        try match(query.features, image)
+    }
 }
 
 /// The result of matching a query (image 0) against a database image (image 1).

@@ -53,13 +53,17 @@ public struct RankingJobConfiguration: Sendable {
     /// (no synchronisation inside the networks, each core's cache holds one image) and cost one
     /// more set of network buffers each (README.md gives the measured memory).
     public var lanes: Int?
+    /// The query's rotations tried against every image (each image keeps its best-scoring one,
+    /// and the results get a `query_rotation` column); ``RankingQueryRotations/none`` by default.
+    public var queryRotations: RankingQueryRotations
 
     /// Lanes actually used.
     public var laneCount: Int { max(1, lanes ?? Parallel.workers) }
 
     public init(query: URL, source: RankingImageSource, output: URL, shard: RankingShard? = nil, journal: URL? = nil,
                 cacheDirectory: URL? = nil, resume: Bool = false, overwrite: Bool = false, scoreKey: RankingScoreKey = .confidence,
-                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2, lanes: Int? = nil) {
+                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2, lanes: Int? = nil,
+                queryRotations: RankingQueryRotations = .none) {
         self.query = query
         self.source = source
         self.shard = shard
@@ -72,6 +76,7 @@ public struct RankingJobConfiguration: Sendable {
         self.ransac = ransac
         self.prefetch = prefetch
         self.lanes = lanes
+        self.queryRotations = queryRotations
     }
 
     /// The journal path actually used.
@@ -155,11 +160,18 @@ public enum RankingJob {
             }
         }
         var summary = RankingSummary()
-        let queryFeatures = try queryFeatures(engine: engine, url: configuration.query, cache: cache, fromCache: &summary.queryFromCache)
+        // Prepared as the images will be matched (on one worker in lanes, on every worker in one
+        // lane), so every image gets bit for bit the result of matching the plain features there.
+        let (queries, queryFromCache) = try configuration.laneCount > 1
+            ? Parallel.serially { try preparedQueries(engine: engine, url: configuration.query, rotations: configuration.queryRotations, cache: cache) }
+            : preparedQueries(engine: engine, url: configuration.query, rotations: configuration.queryRotations, cache: cache)
+        summary.queryFromCache = queryFromCache
         let images = try ImageListing.images(from: configuration.source, shard: configuration.shard)
         let identity = try jobIdentity(engine: engine, configuration: configuration)
         let mode: RankingJournal.OpenMode = configuration.overwrite ? .overwrite : (configuration.resume ? .resume : .fresh)
-        let (journal, recovered) = try RankingJournal.open(at: configuration.journalURL, identity: identity, mode: mode)
+        let reportsRotation = !configuration.queryRotations.isNone
+        let (journal, recovered) = try RankingJournal.open(at: configuration.journalURL, identity: identity, mode: mode,
+                                                           queryRotation: reportsRotation)
         defer { journal.close() }
 
         summary.total = images.count
@@ -176,7 +188,8 @@ public enum RankingJob {
         let pending = images.filter { records[$0.name] == nil }
         events(.started(total: images.count, alreadyDone: records.count))
 
-        let pipeline = RankingPipeline(engine: engine, cache: cache, query: queryFeatures, ransac: configuration.ransac, events: events)
+        let pipeline = RankingPipeline(engine: engine, cache: cache, queries: queries, scoreKey: configuration.scoreKey,
+                                       ransac: configuration.ransac, events: events)
         let start = DispatchTime.now()
         let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), lanes: configuration.laneCount, stop: stop) { record in
             try journal.append(record)
@@ -194,8 +207,9 @@ public enum RankingJob {
             summary.interrupted = true
             return summary
         }
-        let rows = images.compactMap { records[$0.name] }.map { RankingResultRow($0, key: configuration.scoreKey) }
-        try writeAtomically(RankingCSV.document(rows), to: configuration.output)
+        let rows = images.compactMap { records[$0.name] }.map { RankingResultRow($0, key: configuration.scoreKey, queryRotation: reportsRotation) }
+        try writeAtomically(RankingCSV.document(rows, header: reportsRotation ? RankingCSV.rotationHeader : RankingCSV.header),
+                            to: configuration.output)
         summary.output = configuration.output
         return summary
     }
@@ -218,8 +232,8 @@ public enum RankingJob {
         try? FileManager.default.removeItem(at: probe)
     }
 
-    /// The query's features: from the feature cache when it holds them (the same key as a
-    /// database image with the same content, so a query is detected once per cache: by every
+    /// The query's features (unturned): from the feature cache when it holds them (the same key
+    /// as a database image with the same content, so a query is detected once per cache: by every
     /// later job, mini-batch or report over it), else from the engine, then stored.
     static func queryFeatures(engine: any RankingEngine, url: URL, cache: FeatureCache? = nil) throws -> Features {
         var fromCache = false
@@ -251,17 +265,50 @@ public enum RankingJob {
         return features
     }
 
-    /// Identity of everything that determines the journal's records: query content, engine and RANSAC settings.
+    /// The query's features in each rotation, prepared for matching (the matcher's query-only
+    /// work done once here rather than once per image). The unturned query's features come from
+    /// the feature cache when it has them (second value true).
+    static func preparedQueries(engine: any RankingEngine, url: URL, rotations: RankingQueryRotations,
+                                cache: FeatureCache? = nil) throws -> ([RankingQuery], Bool) {
+        guard FileManager.default.isReadableFile(atPath: url.path) else {
+            throw RankingJobError.input("cannot read the query image \(url.path)")
+        }
+        var fromCache = false
+        let queries = try rotations.degrees.map { degrees in
+            let turned = degrees == 0 ? "" : " turned by \(degrees) degrees"
+            let features: Features
+            if degrees == 0 {
+                features = try queryFeatures(engine: engine, url: url, cache: cache, fromCache: &fromCache)
+            } else {
+                do { features = try engine.features(forImageAt: url, quarterTurns: degrees / 90) } catch {
+                    throw RankingJobError.input("cannot use the query image \(url.path)\(turned): \(error)")
+                }
+                guard features.count > 0 else {
+                    throw RankingJobError.input("the query image \(url.path)\(turned) has no keypoints (blank, constant or too small?); nothing can match it")
+                }
+            }
+            do { return RankingQuery(rotation: degrees, prepared: try engine.prepare(query: features)) } catch {
+                throw RankingJobError.input("cannot use the query image \(url.path)\(turned): \(error)")
+            }
+        }
+        return (queries, fromCache)
+    }
+
+    /// Identity of everything that determines the journal's records: query content, engine,
+    /// RANSAC settings and query rotations.
     public static func jobIdentity(engine: any RankingEngine, configuration: RankingJobConfiguration) throws -> String {
         let queryBytes: Data
         do { queryBytes = try Data(contentsOf: configuration.query) } catch {
             throw RankingJobError.input("cannot read the query image \(configuration.query.path): \(error.localizedDescription)")
         }
         let r = configuration.ransac
-        return SHA256.hash([
+        var parts = [
             "superglue-rank v1", "query=" + SHA256.hash(queryBytes).hex, "features=" + engine.featureIdentity, "match=" + engine.matchIdentity,
             "ransac=\(r.reprojectionThreshold),\(r.confidence),\(r.maxIterations),\(r.seed)",
-        ].joined(separator: "\n")).hex
+        ]
+        // Absent without rotations, so journals of jobs from before rotations existed resume.
+        if !configuration.queryRotations.isNone { parts.append("query_rotations=\(configuration.queryRotations)") }
+        return SHA256.hash(parts.joined(separator: "\n")).hex
     }
 
     /// Writes `text` to a temporary file next to `url`, flushes it, and renames it over `url`.

@@ -18,15 +18,20 @@ import Darwin
 /// image,confidence,matches,inliers,inlier_ratio,keypoints,status,seconds,crc32
 /// photos/a.jpg,12.5,30,21,0.7,1024,ok,0.41,8c1f2a3b
 /// ```
+/// Jobs with query rotations have a `query_rotation` column (degrees) before `crc32`.
 /// `crc32` is the CRC-32 (zip polynomial) of the line's bytes before `,crc32`, as 8 hex digits.
 /// Reading stops trusting a line that lacks its newline or whose CRC does not match: a torn last
 /// line (process killed mid-write, disk full) is cut off before new lines are appended.
 final class RankingJournal {
     static let magic = "#superglue-rank-journal v1"
     static let columns = ["image", "confidence", "matches", "inliers", "inlier_ratio", "keypoints", "status", "seconds", "crc32"]
+    /// The columns of jobs with query rotations.
+    static let rotationColumns = Array(columns.dropLast()) + ["query_rotation", "crc32"]
 
     let url: URL
     private var descriptor: Int32
+    /// Whether records carry the query rotation.
+    let recordsRotation: Bool
 
     /// What ``open(at:identity:mode:)`` found in an existing journal.
     struct Recovered {
@@ -47,18 +52,20 @@ final class RankingJournal {
         case overwrite
     }
 
-    private init(url: URL, descriptor: Int32) {
+    private init(url: URL, descriptor: Int32, recordsRotation: Bool) {
         self.url = url
         self.descriptor = descriptor
+        self.recordsRotation = recordsRotation
     }
 
     deinit { if descriptor >= 0 { posixClose(descriptor) } }
 
-    /// Opens (creating or recovering) the journal at `url` for a job with the given identity.
-    static func open(at url: URL, identity: String, mode: OpenMode) throws -> (RankingJournal, Recovered) {
+    /// Opens (creating or recovering) the journal at `url` for a job with the given identity;
+    /// `queryRotation`: the job has query rotations, its records carry the winning one.
+    static func open(at url: URL, identity: String, mode: OpenMode, queryRotation: Bool = false) throws -> (RankingJournal, Recovered) {
         let fd = posixOpen(url.path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw RankingJobError.output("cannot open the journal \(url.path) for writing: \(errnoDescription())") }
-        let journal = RankingJournal(url: url, descriptor: fd)
+        let journal = RankingJournal(url: url, descriptor: fd, recordsRotation: queryRotation)
         do {
             return (journal, try journal.prepare(identity: identity, mode: mode))
         } catch {
@@ -72,7 +79,7 @@ final class RankingJournal {
     private func prepare(identity: String, mode: OpenMode) throws -> Recovered {
         let path = url.path
         let fd = descriptor
-        let magic = Self.magic, columns = Self.columns
+        let magic = Self.magic, columns = recordsRotation ? Self.rotationColumns : Self.columns
         var recovered = Recovered()
         var existing: [UInt8] = []
         // Two jobs writing one journal would interleave and truncate each other's lines. The lock
@@ -106,10 +113,11 @@ final class RankingJournal {
                 keepLength = 0
             case .resume:
                 let lines = RankingCSV.records(existing)
-                if lines.count >= 2, lines[1].fields == columns,
+                if lines.count >= 2, [Self.columns, Self.rotationColumns].contains(lines[1].fields),
                    let first = lines.first, first.fields.count == 1, first.fields[0].hasPrefix(magic + " identity=") {
                     let found = String(first.fields[0].dropFirst(magic.count + " identity=".count))
-                    guard found == identity else {
+                    // The identity covers the query rotations, so it differs whenever the columns do.
+                    guard found == identity, lines[1].fields == columns else {
                         throw RankingJobError.output("""
                             \(path) was written for a different query, weights or options (journal identity \(found.prefix(12))…, \
                             this run \(identity.prefix(12))…): use another --output, or --overwrite to discard it
@@ -119,7 +127,7 @@ final class RankingJournal {
                     var previousEnd = lines[1].end
                     for line in lines.dropFirst(2) {
                         defer { previousEnd = line.end }
-                        guard let record = Self.parse(line.fields, bytes: existing[previousEnd..<line.end]) else {
+                        guard let record = Self.parse(line.fields, bytes: existing[previousEnd..<line.end], queryRotation: recordsRotation) else {
                             recovered.discardedLines += 1
                             continue
                         }
@@ -148,29 +156,35 @@ final class RankingJournal {
 
     /// Appends one record and waits until it is on disk.
     func append(_ record: RankingRecord) throws {
-        try writeDurably(Array(Self.line(for: record).utf8))
+        try writeDurably(Array(Self.line(for: record, queryRotation: recordsRotation).utf8))
     }
 
     /// The journal line of a record, checksum and newline included.
-    static func line(for record: RankingRecord) -> String {
+    static func line(for record: RankingRecord, queryRotation: Bool = false) -> String {
         // Full precision ("description" round-trips), so a resumed run formats the same results
         // as an uninterrupted one.
-        let fields = [record.image, record.confidenceSum.description, String(record.matches), String(record.inliers),
+        var fields = [record.image, record.confidenceSum.description, String(record.matches), String(record.inliers),
                       record.inlierRatio.description, String(record.keypoints), record.status, record.seconds.description]
+        if queryRotation { fields.append(String(record.queryRotation)) }
         let body = fields.map(RankingCSV.quoted).joined(separator: ",")
         return body + "," + hex8(ZipStore.crc32(Data(body.utf8))) + "\n"
     }
 
     /// Parses and verifies one record; `bytes` is its line including the newline.
-    static func parse(_ fields: [String], bytes: ArraySlice<UInt8>) -> RankingRecord? {
-        guard fields.count == columns.count else { return nil }
+    static func parse(_ fields: [String], bytes: ArraySlice<UInt8>, queryRotation: Bool = false) -> RankingRecord? {
+        guard fields.count == (queryRotation ? rotationColumns : columns).count, let checksum = fields.last else { return nil }
         // The checksum covers the raw bytes before the last comma (quoting included).
         guard let lastComma = bytes.lastIndex(of: UInt8(ascii: ",")) else { return nil }
-        guard hex8(ZipStore.crc32(Data(bytes[bytes.startIndex..<lastComma]))) == fields[8] else { return nil }
+        guard hex8(ZipStore.crc32(Data(bytes[bytes.startIndex..<lastComma]))) == checksum else { return nil }
         guard !fields[0].isEmpty, let confidence = Double(fields[1]), let matches = Int(fields[2]), let inliers = Int(fields[3]),
               let ratio = Double(fields[4]), let keypoints = Int(fields[5]), let seconds = Double(fields[7]) else { return nil }
+        var rotation = 0
+        if queryRotation {
+            guard let angle = Int(fields[8]), RankingQueryRotations.allowed.contains(angle) else { return nil }
+            rotation = angle
+        }
         return RankingRecord(image: fields[0], confidenceSum: confidence, matches: matches, inliers: inliers, inlierRatio: ratio,
-                             keypoints: keypoints, status: fields[6], seconds: seconds)
+                             keypoints: keypoints, status: fields[6], seconds: seconds, queryRotation: rotation)
     }
 
     func close() {

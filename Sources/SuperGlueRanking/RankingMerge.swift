@@ -28,11 +28,12 @@ public enum RankingMerge {
     /// Merges `shards` into `output` (written atomically).
     ///
     /// Fails when a file is not a results CSV (or, with `headerless`, a file of rows without a
-    /// header, as an Azure ML parallel job appends them), an image appears twice, the shards'
-    /// journals (when present next to them) show different queries or options, or — when given —
-    /// the files do not form shards `0..<shardCount` (each file's images must all belong to one
-    /// shard, each shard to one file) or the images differ from `expectedImages` (images without
-    /// a row get a ``missingStatus`` row instead with `missing: .row`).
+    /// header, as an Azure ML parallel job appends them), the files' columns differ (with and
+    /// without the query rotation), an image appears twice, the shards' journals (when present
+    /// next to them) show different queries or options, or — when given — the files do not form
+    /// shards `0..<shardCount` (each file's images must all belong to one shard, each shard to
+    /// one file) or the images differ from `expectedImages` (images without a row get a
+    /// ``missingStatus`` row instead with `missing: .row`).
     @discardableResult
     public static func merge(_ shards: [URL], into output: URL, shardCount: Int? = nil, expectedImages: [String]? = nil,
                              headerless: Bool = false, missing: MissingImages = .fail) throws -> RankingMergeSummary {
@@ -41,11 +42,22 @@ public enum RankingMerge {
         var source: [String: String] = [:]
         var identities: [String: String] = [:]
         var shardOfFile: [Int: String] = [:]
+        var header: (columns: [String], file: String)?
         for file in shards {
-            let fileRows: [RankingResultRow]
-            do { fileRows = try headerless ? RankingCSV.readHeaderlessRows(file) : RankingCSV.readResults(file) } catch {
-                throw RankingJobError.input("merge: \(error)")
+            let fileRows: [RankingResultRow], columns: [String]
+            do {
+                if headerless {
+                    fileRows = try RankingCSV.readHeaderlessRows(file)
+                    columns = fileRows.first.map { $0.fields.count == RankingCSV.rotationHeader.count ? RankingCSV.rotationHeader : RankingCSV.header }
+                        ?? header?.columns ?? RankingCSV.header
+                } else {
+                    (columns, fileRows) = try RankingCSV.readTable(file)
+                }
+            } catch { throw RankingJobError.input("merge: \(error)") }
+            if let first = header, first.columns != columns {
+                throw RankingJobError.input("merge: \(first.file) and \(file.path) have different columns (one job used --query-rotations, the other not)")
             }
+            header = header ?? (columns, file.path)
             for row in fileRows {
                 if let earlier = source[row.image] {
                     throw RankingJobError.input("merge: \(row.image) appears in both \(earlier) and \(file.path)")
@@ -88,11 +100,12 @@ public enum RankingMerge {
                 }
                 // Written like the other rows' scores: 6 decimals for confidence sums, else counts.
                 let key: RankingScoreKey = rows.first.map { $0.fields[0].contains(".") ? .confidence : .matches } ?? .confidence
-                rows += absent.map { RankingResultRow(.failure(image: $0, status: missingStatus, seconds: 0), key: key) }
+                let rotation = header?.columns == RankingCSV.rotationHeader
+                rows += absent.map { RankingResultRow(.failure(image: $0, status: missingStatus, seconds: 0), key: key, queryRotation: rotation) }
                 missingRows = absent.count
             }
         }
-        try RankingJob.writeAtomically(RankingCSV.document(rows), to: output)
+        try RankingJob.writeAtomically(RankingCSV.document(rows, header: header?.columns ?? RankingCSV.header), to: output)
         return RankingMergeSummary(files: shards.count, rows: rows.count, missingRows: missingRows)
     }
 

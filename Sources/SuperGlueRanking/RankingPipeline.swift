@@ -72,10 +72,20 @@ struct CacheCounters: Sendable {
     }
 }
 
+/// The query in one rotation, prepared once per job.
+struct RankingQuery: Sendable {
+    /// Degrees counter-clockwise.
+    var rotation: Int
+    var prepared: PreparedQuery
+    var features: Features { prepared.features }
+}
+
 struct RankingPipeline: Sendable {
     let engine: any RankingEngine
     let cache: FeatureCache?
-    let query: Features
+    /// One per query rotation, in increasing angle (the first of equal scores wins).
+    let queries: [RankingQuery]
+    let scoreKey: RankingScoreKey
     let ransac: HomographyRANSAC
     let events: @Sendable (RankingEvent) -> Void
 
@@ -184,7 +194,7 @@ struct RankingPipeline: Sendable {
             let k = cache.key(contentDigest: SHA256.hash(bytes))
             key = k
             switch cache.lookup(key: k) {
-            case .hit(let features) where features.descriptorDim == query.descriptorDim:
+            case .hit(let features) where features.descriptorDim == queries[0].features.descriptorDim:
                 counters.hits += 1
                 return done(features, nil)
             case .hit:
@@ -207,7 +217,8 @@ struct RankingPipeline: Sendable {
         return done(features, nil)
     }
 
-    /// Matches prepared features against the query and measures the result.
+    /// Matches prepared features against the query in each rotation and measures the result of
+    /// the best-scoring rotation.
     func finish(_ prepared: PreparedRankingImage) -> RankingRecord {
         guard let features = prepared.features else {
             return .failure(image: prepared.image.name, status: prepared.failure ?? "failed", seconds: prepared.seconds)
@@ -215,8 +226,7 @@ struct RankingPipeline: Sendable {
         let start = DispatchTime.now()
         var record: RankingRecord
         do {
-            let matches = try engine.match(query, features)
-            record = Self.measure(image: prepared.image.name, query: query, features: features, matches: matches, ransac: ransac)
+            record = try bestRotation(image: prepared.image.name, features: features)
         } catch {
             record = .failure(image: prepared.image.name, status: "matching failed: " + Self.statusText(error), keypoints: features.count, seconds: 0)
         }
@@ -224,8 +234,38 @@ struct RankingPipeline: Sendable {
         return record
     }
 
-    /// Score, match count and homography inliers of one match result.
-    static func measure(image: String, query: Features, features: Features, matches: RankingMatches, ransac: HomographyRANSAC) -> RankingRecord {
+    /// The record of the rotation with the highest score (by ``scoreKey``; the smallest angle
+    /// among equal scores). The homography is fitted for every rotation only when inliers are
+    /// the score; otherwise for the winner alone.
+    private func bestRotation(image: String, features: Features) throws -> RankingRecord {
+        let fitsEach = queries.count == 1 || scoreKey == .inliers
+        var best: (record: RankingRecord, query: RankingQuery, matches: RankingMatches)?
+        for query in queries {
+            let matches = try engine.match(query.prepared, features)
+            var record = Self.measure(image: image, query: query.features, features: features, matches: matches, ransac: fitsEach ? ransac : nil)
+            guard record.status == RankingRecord.okStatus else { return record }
+            record.queryRotation = query.rotation
+            if let current = best, Self.score(record, scoreKey) <= Self.score(current.record, scoreKey) { continue }
+            best = (record, query, matches)
+        }
+        guard let best else { return .failure(image: image, status: "no query rotation", keypoints: features.count, seconds: 0) }
+        if fitsEach { return best.record }
+        var record = Self.measure(image: image, query: best.query.features, features: features, matches: best.matches, ransac: ransac)
+        record.queryRotation = best.query.rotation
+        return record
+    }
+
+    /// The value a record is ranked by.
+    static func score(_ record: RankingRecord, _ key: RankingScoreKey) -> Double {
+        switch key {
+        case .confidence: return record.confidenceSum
+        case .matches: return Double(record.matches)
+        case .inliers: return Double(record.inliers)
+        }
+    }
+
+    /// Score, match count and homography inliers of one match result (inliers 0 without `ransac`).
+    static func measure(image: String, query: Features, features: Features, matches: RankingMatches, ransac: HomographyRANSAC?) -> RankingRecord {
         guard matches.matches0.count == query.count, matches.confidence0.count == query.count else {
             return .failure(image: image, status: "engine returned \(matches.matches0.count) matches for \(query.count) query keypoints", keypoints: features.count, seconds: 0)
         }
@@ -246,7 +286,7 @@ struct RankingPipeline: Sendable {
             from.append((Double(p.x), Double(p.y)))
             to.append((Double(q.x), Double(q.y)))
         }
-        let inliers = ransac.estimate(from, to)?.inlierCount ?? 0
+        let inliers = ransac?.estimate(from, to)?.inlierCount ?? 0
         return RankingRecord(image: image, confidenceSum: sum, matches: from.count, inliers: inliers,
                              inlierRatio: from.isEmpty ? 0 : Double(inliers) / Double(from.count),
                              keypoints: features.count, status: RankingRecord.okStatus, seconds: 0)

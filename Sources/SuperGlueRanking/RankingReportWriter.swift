@@ -186,7 +186,10 @@ struct VisualRenderer: Sendable {
             visual.note = "cannot read the query image for the match plot"
             return visual
         }
-        let pipeline = RankingPipeline(engine: engine, cache: cache, query: query, ransac: HomographyRANSAC(), events: { _ in })
+        // Only the pipeline's feature lookup is used here (cache, then detector); the plot shows
+        // the unturned query.
+        let pipeline = RankingPipeline(engine: engine, cache: cache, queries: [RankingQuery(rotation: 0, prepared: PreparedQuery(features: query))],
+                                       scoreKey: c.scoreKey, ransac: HomographyRANSAC(), events: { _ in })
         var counters = CacheCounters()
         let prepared = pipeline.prepare(RankingImage(name: row.image, url: url), counters: &counters)
         guard let features = prepared.features else {

@@ -3,9 +3,9 @@ import Foundation
 import SuperGlueKit
 import SuperGlueRanking
 
-/// The ranking job's view of a ``Matcher``: its detector for `features`, its matcher (SuperGlue or
-/// LightGlue) for `match`, and
-/// identities that name the weights' content and every option that changes results.
+/// The ranking job's view of a ``Matcher``: its detector for `features` (the query turned for
+/// its rotations), its matcher (SuperGlue or LightGlue) for `prepare` (once per query rotation)
+/// and `match`, and identities that name the weights' content and every option that changes results.
 struct MatcherRankingEngine: RankingEngine {
     let matcher: Matcher
     let featureIdentity: String
@@ -15,9 +15,27 @@ struct MatcherRankingEngine: RankingEngine {
         try matcher.extract(url).features
     }
 
+    func features(forImageAt url: URL, quarterTurns: Int) throws -> Features {
+        try matcher.extract(url, rotation: quarterTurns).features
+    }
+
     func match(_ query: Features, _ image: Features) throws -> RankingMatches {
-        let m = try matcher.match(query, image)
-        return RankingMatches(matches0: m.matches0, confidence0: m.matchingScores0)
+        RankingMatches(try matcher.match(query, image))
+    }
+
+    func prepare(query: Features) throws -> PreparedQuery {
+        try matcher.prepare(query)
+    }
+
+    func match(_ query: PreparedQuery, _ image: Features) throws -> RankingMatches {
+        RankingMatches(try matcher.match(query, image))
+    }
+}
+
+extension RankingMatches {
+    /// Image 0's side of a matcher's result.
+    init(_ matches: Matches) {
+        self.init(matches0: matches.matches0, confidence0: matches.matchingScores0)
     }
 }
 

@@ -19,7 +19,8 @@ struct RankCommand: ParsableCommand {
             the exit status is 0 unless the query, the weights or the output cannot be used (1) or the run \
             was interrupted (130). --shard i/n ranks a deterministic 1/n of the images; combine shard \
             outputs with `superglue merge`. --report writes an HTML page of the results when they are \
-            written (see `superglue report`).
+            written (see `superglue report`). --query-rotations 0,90,180,270 matches every image against the \
+            query turned by each angle, keeps the best-scoring one and adds a query_rotation column.
             """)
 
     @Option(help: ArgumentHelp("The query image.", valueName: "file"))
@@ -61,6 +62,14 @@ struct RankCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Images processed at once, one per thread (default: one per core or SUPERGLUE_NUM_THREADS). Each lane holds its own network buffers, about 95 MB at 640x480; 1 runs one image at a time on every core.", valueName: "n"))
     var lanes: Int?
 
+    @Option(help: ArgumentHelp("""
+        Query rotations to try, in degrees counter-clockwise (0, 90, 180, 270), comma-separated. Each image is matched \
+        against the query turned by each angle and keeps the best score; the CSV gets a query_rotation column. \
+        The query is turned exactly before the detector (its features are computed once per rotation); each image \
+        costs one match per rotation. Default 0: no rotation, no extra column.
+        """, valueName: "angles"))
+    var queryRotations: String = "0"
+
     @Option(help: "Seconds between progress lines when standard error is not a terminal.")
     var logInterval: Double = 10
 
@@ -84,6 +93,7 @@ struct RankCommand: ParsableCommand {
         if let lanes, !(1...256).contains(lanes) { throw ValidationError("--lanes must be between 1 and 256") }
         if let shard { do { _ = try RankingShard(parsing: shard) } catch { throw ValidationError("--shard: \(error)") } }
         try reportOptions.check()
+        do { _ = try RankingQueryRotations(parsing: queryRotations) } catch { throw ValidationError("\(error)") }
     }
 
     /// The job configuration these options describe.
@@ -102,7 +112,8 @@ struct RankCommand: ParsableCommand {
         return RankingJobConfiguration(
             query: URL(fileURLWithPath: query), source: source, output: outputURL, shard: try shard.map(RankingShard.init(parsing:)),
             cacheDirectory: cacheDirectory, resume: resume, overwrite: overwrite, scoreKey: score,
-            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed), lanes: lanes)
+            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed), lanes: lanes,
+            queryRotations: try RankingQueryRotations(parsing: queryRotations))
     }
 
     func run() throws {

@@ -13,7 +13,7 @@ struct SuperGlueCLI: ParsableCommand {
         abstract: "Learned keypoint detection and matching (SuperPoint, SuperGlue), parity with the PyTorch references.",
         version: superglueVersion,
         subcommands: [MatchCommand.self, PairsCommand.self, ExtractCommand.self, RankCommand.self, MergeCommand.self, EvaluateCommand.self,
-                      ReportCommand.self, BenchmarkCommand.self])
+                      ReportCommand.self, BenchmarkCommand.self, QueryBenchmarkCommand.self])
 
     /// Parses and runs a subcommand. The CLI, not the libraries, owns the process: exit codes
     /// are set here (and by the ranking job's interrupt handler in CLISupport).

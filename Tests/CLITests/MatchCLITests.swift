@@ -91,6 +91,24 @@ import Testing
         #expect(unknown.status == 2 && unknown.stderr.contains("nms"), "\(unknown.stderr)")
     }
 
+    @Test func queryBenchmarkTimesPlainAndPreparedMatchesAndComparesThem() throws {
+        let folder = try CLIFixtures.temporaryFolder("benchmark-query")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let images = folder.appendingPathComponent("images", isDirectory: true)
+        try FileManager.default.createDirectory(at: images, withIntermediateDirectories: true)
+        for name in ["coffee_444.jpg", "rocket.jpg", "chelsea_progressive.jpg"] {
+            try FileManager.default.copyItem(at: CLIFixtures.images.appendingPathComponent(name), to: images.appendingPathComponent(name))
+        }
+        let result = try RankCLI.run(["benchmark-query", "--query", image0, "--images", images.path, "--random-weights", "--limit", "2",
+                                      "--repeats", "2", "--resize", "160", "120", "--superglue-keypoints", "64"], in: folder)
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect((json["plain_ms"] as? [Double])?.count == 2 && (json["prepared_ms"] as? [Double])?.count == 2)
+        #expect(json["keypoints"] as? [Int] == [64, 64] && json["query_keypoints"] as? Int == 64)
+        #expect(json["identical"] as? Bool == true)
+        #expect((json["ratio_median"] as? Double).map { $0 > 0 } == true && json["prepare_ms"] is Double)
+    }
+
     @Test func pairsSkipsDoneWorkAndOverwrites() throws {
         let folder = try CLIFixtures.temporaryFolder("pairs")
         defer { try? FileManager.default.removeItem(at: folder) }

@@ -3,11 +3,14 @@
 // engine's scores carry no meaning, and it is far too slow for kill -9 loops.
 //
 // "Images" are small text files:
-//     FAKEIMG <width> <height>
+//     FAKEIMG <width> <height> [<turns>]
 //     <landmark id> <x> <y>        (one line per keypoint)
-// A keypoint's descriptor encodes its landmark id; matching pairs keypoints with equal ids, with
-// a confidence that depends only on the id. A query "pasted" into an image under a homography
-// therefore yields matches whose positions agree with one homography, as in the real job.
+// A keypoint's descriptor encodes its landmark id and the image's orientation (`turns`, quarter
+// turns counter-clockwise of the scene, default 0); matching pairs keypoints with equal ids and
+// orientations, with a confidence that depends only on the id. A query "pasted" into an image
+// under a homography therefore yields matches whose positions agree with one homography, as in
+// the real job, and a query turned by the engine matches an image only in the image's
+// orientation, as a detector without rotation invariance does.
 import Foundation
 import SuperGlueKit
 import SuperGlueRanking
@@ -35,37 +38,60 @@ final class FakeRankingEngine: RankingEngine, @unchecked Sendable {
     var matchIdentity: String { identity + "/match" }
 
     func features(forImageAt url: URL) throws -> Features {
+        try features(forImageAt: url, quarterTurns: 0)
+    }
+
+    /// The image turned by `quarterTurns` counter-clockwise: keypoints moved as np.rot90 moves
+    /// pixels, the orientation in the descriptors advanced.
+    func features(forImageAt url: URL, quarterTurns: Int) throws -> Features {
         lock.lock(); featureCallCount += 1; lock.unlock()
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         let data = try Data(contentsOf: url)
         guard data.starts(with: Array("FAKEIMG ".utf8)) else { throw FakeImageError(description: "corrupt: not a FAKEIMG file") }
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         let header = lines[0].split(separator: " ")
-        guard header.count == 3, let width = Int(header[1]), let height = Int(header[2]) else {
+        guard header.count == 3 || header.count == 4, var width = Int(header[1]), var height = Int(header[2]) else {
             throw FakeImageError(description: "corrupt: bad FAKEIMG header")
         }
         guard width >= 8, height >= 8 else { throw FakeImageError(description: "too small: \(width)x\(height)") }
+        let turns = ((quarterTurns % 4) + 4) % 4
+        let orientation = (turns + (header.count == 4 ? Int(header[3]) ?? 0 : 0)) % 4
         var keypoints: [Float] = [], descriptors: [Float] = [], scores: [Float] = []
         for line in lines.dropFirst() {
             let parts = line.split(separator: " ")
             guard parts.count == 3, let id = Int(parts[0]), let x = Float(parts[1]), let y = Float(parts[2]) else {
                 throw FakeImageError(description: "corrupt: bad keypoint line")
             }
-            keypoints += [x, y]
-            descriptors += [Float(id), 1]
+            keypoints += Self.turned(x: x, y: y, width: width, height: height, quarterTurns: turns)
+            descriptors += [Float(id), Float(1 + orientation)]
             scores.append(1)
         }
+        if turns % 2 == 1 { swap(&width, &height) }
         return Features(keypoints: keypoints, scores: scores, descriptors: descriptors, descriptorDim: 2, imageWidth: width, imageHeight: height)
+    }
+
+    /// Where np.rot90(image, quarterTurns) takes pixel (x, y) of a `width` x `height` image.
+    static func turned(x: Float, y: Float, width: Int, height: Int, quarterTurns: Int) -> [Float] {
+        let w = Float(width - 1), h = Float(height - 1)
+        switch quarterTurns {
+        case 1: return [y, w - x]
+        case 2: return [w - x, h - y]
+        case 3: return [h - y, x]
+        default: return [x, y]
+        }
     }
 
     func match(_ query: Features, _ image: Features) throws -> RankingMatches {
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
-        var byID: [Float: Int] = [:]
-        for j in 0..<image.count where byID[image.descriptors[2 * j]] == nil { byID[image.descriptors[2 * j]] = j }
+        var byID: [[Float]: Int] = [:]
+        for j in 0..<image.count {
+            let key = Array(image.descriptors[(2 * j)..<(2 * j + 2)])
+            if byID[key] == nil { byID[key] = j }
+        }
         var matches = [Int](repeating: -1, count: query.count), confidence = [Float](repeating: 0, count: query.count)
         for i in 0..<query.count {
             let id = query.descriptors[2 * i]
-            if let j = byID[id] {
+            if let j = byID[Array(query.descriptors[(2 * i)..<(2 * i + 2)])] {
                 matches[i] = j
                 confidence[i] = Self.confidence(id: Int(id))
             }

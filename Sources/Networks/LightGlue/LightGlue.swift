@@ -15,6 +15,11 @@
 // - Wqkv's output rows are interleaved per head as (head, dim, q|k|v); they are regrouped into
 //   [q | k | v] blocks with each head's channels contiguous.
 // - The cross block's to_qk and to_v are stacked into one [2D, D] projection.
+//
+// Everything before layer 0's cross attention reads one image only: the input projection, the
+// rotary tables, layer 0's self block and the cross block's projections. That part is computed
+// per image on the image's own rows, so `prepare` can compute image 0's once and every later
+// match copies it in instead: the same function on the same rows, hence the same bits.
 import Foundation
 import Checkpoints
 import Layers
@@ -48,6 +53,9 @@ public final class LightGlue: Sendable {
     private let confidenceThresholds: [Float]  // per layer, computed as the reference's buffer
     private let attention: MultiHeadAttention
     private let workspaces = WorkspacePool { LightGlueWorkspace() }
+    /// Marks the queries prepared with these weights (shared by ``with(_:)``: no option changes
+    /// the prepared part).
+    private let preparedOwner: PreparedStateOwner
 
     /// Loads a matcher from a safetensors checkpoint (old or new state_dict names).
     public convenience init(weights url: URL, config: LightGlueConfig = LightGlueConfig()) throws {
@@ -108,6 +116,7 @@ public final class LightGlue: Sendable {
         // clip(0.8 + 0.1 exp(-4 i / L), 0, 1) in double, stored as float32 like the reference's buffer.
         confidenceThresholds = (0..<count).map { Float(min(max(0.8 + 0.1 * exp(-4.0 * Double($0) / Double(count)), 0), 1)) }
         attention = MultiHeadAttention(heads: dim / headDim, headDim: headDim)
+        preparedOwner = PreparedStateOwner()
         try store.finish()
     }
 
@@ -123,6 +132,7 @@ public final class LightGlue: Sendable {
         tokenConfidences = other.tokenConfidences
         confidenceThresholds = other.confidenceThresholds
         attention = other.attention
+        preparedOwner = other.preparedOwner
     }
 
     /// The same weights (shared, not copied) with another configuration.
@@ -174,7 +184,60 @@ public final class LightGlue: Sendable {
         }
         let workspace = workspaces.take()
         defer { workspaces.give(workspace) }
-        return forward(features0, features1, workspace: workspace, trace: trace)
+        return forward(features0, nil, features1, workspace: workspace, trace: trace)
+    }
+
+    /// Computes image 0's part of the network that does not depend on image 1, for matching it
+    /// against many images: the input projection, the rotary encoding of its keypoints
+    /// (normalised by its own image size), layer 0's self block and layer 0's cross-attention
+    /// projections of image 0. From layer 0's cross attention on, image 0's state depends on
+    /// image 1. No configuration option changes this part.
+    ///
+    /// Throws ``LightGlueError/invalidFeatures(_:)`` for inconsistent features.
+    public func prepare(_ features0: Features) throws -> PreparedQuery {
+        try validate(features0, name: "features0")
+        let count = features0.count
+        guard count > 0 else { return PreparedQuery(features: features0, state: nil) }
+        let dim = width, headDim = attention.headDim, stride = 2 * dim
+        return workspaces.withWorkspace { ws in
+            let tokens = ws.tokens.reserve(count * stride)
+            let rope = ws.rope.reserve(count * 2 * headDim)
+            let projections = ws.projections.reserve(count * 3 * dim)
+            let context = ws.context.reserve(count * dim)
+            let hidden = ws.hidden.reserve(count * 2 * dim)
+            let scratch = ws.attention.reserve(attention.scratchCount(queryCount: count, keyCount: count))
+            encodeImage(features0, first: 0, tokens: tokens, rope: rope, projections: projections, context: context,
+                        hidden: hidden, scratch: scratch, trace: nil, image: 0)
+            var state = [Float](repeating: 0, count: count * dim)
+            state.withUnsafeMutableBufferPointer { out in
+                for r in 0..<count { (out.baseAddress! + r * dim).update(from: tokens + r * stride, count: dim) }
+            }
+            return PreparedQuery(features: features0, state: LightGlueQueryState(
+                owner: preparedOwner, tokens: state, rope: Array(UnsafeBufferPointer(start: rope, count: count * 2 * headDim)),
+                crossProjections: Array(UnsafeBufferPointer(start: projections, count: count * 2 * dim))))
+        }
+    }
+
+    /// Matches a query prepared with these weights (``prepare(_:)``) against image 1.
+    public func match(_ query: PreparedQuery, _ features1: Features) throws -> Matches {
+        try matchDetailed(query, features1).matches
+    }
+
+    /// ``matchDetailed(_:_:trace:)`` for a prepared query: bit for bit the same result as on the
+    /// query's features, adaptive depth and width included.
+    ///
+    /// Throws ``LightGlueError/invalidFeatures(_:)`` when image 1's features are inconsistent or
+    /// the query was prepared with other weights.
+    public func matchDetailed(_ query: PreparedQuery, _ features1: Features) throws -> LightGlueResult {
+        guard let state = query.state else { return try matchDetailed(query.features, features1) }
+        guard let prepared = state as? LightGlueQueryState, prepared.owner === preparedOwner else {
+            throw LightGlueError.invalidFeatures("the query was prepared by another matcher; prepare it with this one")
+        }
+        try validate(features1, name: "features1")
+        guard features1.count > 0 else { return try matchDetailed(query.features, features1) }
+        let workspace = workspaces.take()
+        defer { workspaces.give(workspace) }
+        return forward(query.features, prepared, features1, workspace: workspace, trace: nil)
     }
 
     private func validate(_ features: Features, name: String) throws {
@@ -193,8 +256,10 @@ public final class LightGlue: Sendable {
         }
     }
 
-    private func forward(_ features0: Features, _ features1: Features, workspace ws: LightGlueWorkspace,
-                         trace: ((String, Tensor) -> Void)?) -> LightGlueResult {
+    /// The forward pass; image 0's part before layer 0's cross attention is copied from
+    /// `prepared` when given.
+    private func forward(_ features0: Features, _ prepared: LightGlueQueryState?, _ features1: Features,
+                         workspace ws: LightGlueWorkspace, trace: ((String, Tensor) -> Void)?) -> LightGlueResult {
         let dim = width, headDim = attention.headDim
         let total0 = features0.count, total1 = features1.count, total = total0 + total1
         let stride = 2 * dim
@@ -211,22 +276,18 @@ public final class LightGlue: Sendable {
             max($0, attention.scratchCount(queryCount: largest, keyCount: $1))
         })
 
-        // Inputs: descriptors (projected) into the x half of each row; rotary tables per row.
-        for (image, features) in [features0, features1].enumerated() {
-            let first = image == 0 ? 0 : total0
-            features.descriptors.withUnsafeBufferPointer { d in
-                if let inputProjection {
-                    inputProjection.apply(d.baseAddress!, stride: inputDim, rows: features.count, into: tokens + first * stride, outputStride: stride)
-                } else {
-                    for r in 0..<features.count { (tokens + (first + r) * stride).update(from: d.baseAddress! + r * dim, count: dim) }
-                }
+        if let prepared {
+            prepared.tokens.withUnsafeBufferPointer { state in
+                for r in 0..<total0 { (tokens + r * stride).update(from: state.baseAddress! + r * dim, count: dim) }
             }
-            writeRotaryTables(features, into: rope + first * 2 * headDim, trace: trace, image: image)
+            rope.update(from: prepared.rope, count: total0 * 2 * headDim)
+            projections.update(from: prepared.crossProjections, count: total0 * 2 * dim)
+        } else {
+            encodeImage(features0, first: 0, tokens: tokens, rope: rope, projections: projections, context: context,
+                        hidden: hidden, scratch: attentionScratch, trace: trace, image: 0)
         }
-        if let trace {
-            trace("input0", rowsTensor(tokens, rows: total0, columns: dim, stride: stride))
-            trace("input1", rowsTensor(tokens + total0 * stride, rows: total1, columns: dim, stride: stride))
-        }
+        encodeImage(features1, first: total0, tokens: tokens, rope: rope, projections: projections, context: context,
+                    hidden: hidden, scratch: attentionScratch, trace: trace, image: 1)
 
         var count0 = total0, count1 = total1
         var index0 = Array(0..<total0), index1 = Array(0..<total1)
@@ -237,11 +298,14 @@ public final class LightGlue: Sendable {
             if count0 == 0 || count1 == 0 { break }
             let rows = count0 + count1
             let layer = layers[i]
-            selfBlock(layer, tokens: tokens, rope: rope, count0: count0, count1: count1, projections: projections, context: context,
-                      hidden: hidden, scratch: attentionScratch, trace: i == 0 ? trace : nil)
+            // Layer 0's self block and cross projections ran per image (encodeImage).
+            if i > 0 {
+                selfBlock(layer, tokens: tokens, rope: rope, count0: count0, count1: count1, projections: projections, context: context,
+                          hidden: hidden, scratch: attentionScratch, trace: nil)
+            }
             if let trace { traceImages("layer\(i).self", tokens, count0: count0, count1: count1, trace) }
             crossBlock(layer, tokens: tokens, count0: count0, count1: count1, projections: projections, context: context,
-                       hidden: hidden, scratch: attentionScratch)
+                       hidden: hidden, scratch: attentionScratch, projected: i == 0)
             if let trace {
                 traceImages("layer\(i).cross", tokens, count0: count0, count1: count1, trace)
                 traceAssignment(layer: i, tokens: tokens, count0: count0, count1: count1, workspace: ws, trace: trace)
@@ -315,6 +379,35 @@ public final class LightGlue: Sendable {
 
     // MARK: - Blocks
 
+    /// One image's part of the network before layer 0's cross attention, on its rows
+    /// `first..<first + count`: descriptors (projected) into the x half of `tokens`, rotary tables
+    /// into `rope`, layer 0's self block (its projections from row `first` of `projections` with
+    /// stride 3D), then layer 0's cross projections into row `first` of `projections` with stride
+    /// 2D, where ``crossBlock(_:tokens:count0:count1:projections:context:hidden:scratch:projected:)``
+    /// reads them. `context`, `hidden` and `scratch` are scratch.
+    private func encodeImage(_ features: Features, first: Int, tokens: UnsafeMutablePointer<Float>, rope: UnsafeMutablePointer<Float>,
+                             projections: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
+                             hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                             trace: ((String, Tensor) -> Void)?, image: Int) {
+        let dim = width, headDim = attention.headDim, stride = 2 * dim, count = features.count
+        guard count > 0 else { return }
+        let rows = tokens + first * stride, table = rope + first * 2 * headDim
+        features.descriptors.withUnsafeBufferPointer { d in
+            if let inputProjection {
+                inputProjection.apply(d.baseAddress!, stride: inputDim, rows: count, into: rows, outputStride: stride)
+            } else {
+                for r in 0..<count { (rows + r * stride).update(from: d.baseAddress! + r * dim, count: dim) }
+            }
+        }
+        writeRotaryTables(features, into: table, trace: trace, image: image)
+        trace?("input\(image)", rowsTensor(rows, rows: count, columns: dim, stride: stride))
+        // Image 1's self projections start after image 0's rows at stride 3D, past image 0's
+        // cross projections (stride 2D), which must survive.
+        selfBlock(layers[0], tokens: rows, rope: table, count0: count, count1: 0, projections: projections + first * 3 * dim,
+                  context: context, hidden: hidden, scratch: scratch, trace: image == 0 ? trace : nil)
+        layers[0].crossQKV.apply(rows, stride: stride, rows: count, into: projections + first * 2 * dim, outputStride: 2 * dim)
+    }
+
     /// Keypoints normalised by the image size (centre, then half the longer side), their angles
     /// `Wr (x, y)`, and the rotary tables: per row `cos` then `sin`, each angle repeated for the
     /// two dimensions of its pair.
@@ -382,6 +475,7 @@ public final class LightGlue: Sendable {
         }
         for image in 0..<2 {  // (no array literal here: nothing is allocated per layer)
             let first = image == 0 ? 0 : count0, count = image == 0 ? count0 : count1
+            if count == 0 { continue }
             let rowsStart = projections + first * 3 * dim
             attention(query: rowsStart, queryStride: 3 * dim, queryCount: count,
                       key: rowsStart + dim, keyStride: 3 * dim, value: rowsStart + 2 * dim, valueStride: 3 * dim, keyCount: count,
@@ -393,12 +487,13 @@ public final class LightGlue: Sendable {
 
     /// Cross attention both ways with one projection for queries and keys (the similarity of
     /// image 0 to 1 is the transpose of 1 to 0), then x += FFN([x, message]) for both images,
-    /// both messages computed from the values before the update.
+    /// both messages computed from the values before the update. With `projected`, the
+    /// projections `[qk | v]` of every row are already in `projections`.
     private func crossBlock(_ layer: TransformerLayer, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                             projections: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
-                            hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                            hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, projected: Bool) {
         let dim = width, rows = count0 + count1, stride = 2 * dim
-        layer.crossQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 2 * dim)
+        if !projected { layer.crossQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 2 * dim) }
         let image0 = projections, image1 = projections + count0 * 2 * dim
         attention(query: image0, queryStride: 2 * dim, queryCount: count0,
                   key: image1, keyStride: 2 * dim, value: image1 + dim, valueStride: 2 * dim, keyCount: count1,
@@ -568,6 +663,16 @@ private func logSumExp(_ p: UnsafePointer<Float>, count: Int, stride: Int) -> Fl
     var sum = 0.0
     for k in 0..<count { sum += Double(expf(p[k * stride] - maximum)) }
     return maximum + Float(log(sum))
+}
+
+// MARK: - Prepared query
+
+/// Image 0's part of the network before layer 0's cross attention (see ``LightGlue/prepare(_:)``).
+struct LightGlueQueryState: Sendable {
+    let owner: PreparedStateOwner
+    let tokens: [Float]  // [n, D]: after layer 0's self block
+    let rope: [Float]  // [n, 2h]: rotary cos | sin per keypoint
+    let crossProjections: [Float]  // [n, 2D]: layer 0's cross qk | v
 }
 
 // MARK: - Workspace

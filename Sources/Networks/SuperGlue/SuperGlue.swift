@@ -14,6 +14,11 @@
 //   projection are permuted so that each head's channels are contiguous.
 // - The merge projection is multiplied into the message half of the first MLP convolution,
 //   which saves one D x D GEMM per layer.
+//
+// Everything before layer 1 (a cross layer) reads one image only: the keypoint encoding, layer
+// 0's self attention and MLP, and layer 1's query, key and value projections. That part is
+// computed per image on the image's own rows, so `prepare` can compute image 0's once and every
+// later match copies it in instead: the same function on the same rows, hence the same bits.
 import Foundation
 import Checkpoints
 import Layers
@@ -40,6 +45,8 @@ public final class SuperGlue: Sendable {
     private let binScore: Float  // bin_score: the dustbin's score, a scalar
     private let attention: MultiHeadAttention
     private let workspaces = WorkspacePool { SuperGlueWorkspace() }
+    /// Marks the queries this instance prepared.
+    private let preparedOwner = PreparedStateOwner()
 
     /// Number of attention heads; fixed by the architecture.
     public static let headCount = 4
@@ -107,7 +114,43 @@ public final class SuperGlue: Sendable {
     /// lengths, descriptor length, image size, non-finite values). When either side has no
     /// keypoints, every match is -1 and every score 0, and the network does not run.
     public func match(_ features0: Features, _ features1: Features) throws -> Matches {
-        try run(features0, features1, keepLogAssignment: false).matches
+        try run(features0, nil, features1, keepLogAssignment: false).matches
+    }
+
+    /// Computes image 0's part of the network that does not depend on image 1, for matching it
+    /// against many images: the keypoint encoding, layer 0 (self attention) and layer 1's
+    /// projections of image 0. Keypoints are normalised by each image's own size, so none of this
+    /// reads image 1; from layer 1's cross attention on, image 0's state depends on image 1.
+    ///
+    /// Throws ``SuperGlueError/invalidFeatures(_:)`` for inconsistent features.
+    public func prepare(_ features0: Features) throws -> PreparedQuery {
+        try validate(features0, name: "features0")
+        let count = features0.count
+        guard count > 0 else { return PreparedQuery(features: features0, state: nil) }
+        let dim = config.descriptorDim
+        return workspaces.withWorkspace { workspace in
+            let tokenStride = 2 * dim
+            let tokens = workspace.tokens.reserve(count * tokenStride)
+            let qkv = workspace.qkv.reserve(max(count * 3 * dim, keypointEncoder.scratchCount(rows: count)))
+            let hidden = workspace.hidden.reserve(count * max(2 * dim, 3))
+            let scratch = workspace.attention.reserve(attention.scratchCount(queryCount: count, keyCount: count))
+            encodeImage(features0, first: 0, tokens: tokens, qkv: qkv, hidden: hidden, attentionScratch: scratch)
+            var state = [Float](repeating: 0, count: count * dim)
+            state.withUnsafeMutableBufferPointer { out in
+                for r in 0..<count { (out.baseAddress! + r * dim).update(from: tokens + r * tokenStride, count: dim) }
+            }
+            let projections = layers.count > 1 ? Array(UnsafeBufferPointer(start: qkv, count: count * 3 * dim)) : []
+            return PreparedQuery(features: features0, state: SuperGlueQueryState(owner: preparedOwner, tokens: state, projections: projections))
+        }
+    }
+
+    /// Matches a query prepared by this matcher (``prepare(_:)``) against image 1; the result is
+    /// bit for bit the one of matching the query's features as plain features.
+    ///
+    /// Throws ``SuperGlueError/invalidFeatures(_:)`` when image 1's features are inconsistent or
+    /// the query was prepared by another matcher instance.
+    public func match(_ query: PreparedQuery, _ features1: Features) throws -> Matches {
+        try run(query.features, preparedState(query), features1, keepLogAssignment: false).matches
     }
 
     /// Matches two images and also returns the log assignment matrix after Sinkhorn.
@@ -116,11 +159,27 @@ public final class SuperGlue: Sendable {
     /// dustbins; entry `(i, j)` is `log P_ij + log(count0 + count1)` for the transport plan `P`.
     /// It is nil when either side has no keypoints.
     public func matchWithLogAssignment(_ features0: Features, _ features1: Features) throws -> (matches: Matches, logAssignment: Tensor?) {
-        try run(features0, features1, keepLogAssignment: true)
+        try run(features0, nil, features1, keepLogAssignment: true)
     }
 
-    private func run(_ features0: Features, _ features1: Features, keepLogAssignment: Bool) throws -> (matches: Matches, logAssignment: Tensor?) {
-        try validate(features0, name: "features0")
+    /// The matches and log assignment matrix of a prepared query (see the plain variant).
+    public func matchWithLogAssignment(_ query: PreparedQuery, _ features1: Features) throws -> (matches: Matches, logAssignment: Tensor?) {
+        try run(query.features, preparedState(query), features1, keepLogAssignment: true)
+    }
+
+    /// The state of a query prepared by this instance; nil for an unprepared one.
+    private func preparedState(_ query: PreparedQuery) throws -> SuperGlueQueryState? {
+        guard let state = query.state else { return nil }
+        guard let own = state as? SuperGlueQueryState, own.owner === preparedOwner else {
+            throw SuperGlueError.invalidFeatures("the query was prepared by another matcher; prepare it with this one")
+        }
+        return own
+    }
+
+    /// Matches image 0 (prepared when `prepared` is given, validated then) against image 1.
+    private func run(_ features0: Features, _ prepared: SuperGlueQueryState?, _ features1: Features,
+                     keepLogAssignment: Bool) throws -> (matches: Matches, logAssignment: Tensor?) {
+        if prepared == nil { try validate(features0, name: "features0") }
         try validate(features1, name: "features1")
         let count0 = features0.count, count1 = features1.count
         guard count0 > 0, count1 > 0 else {
@@ -128,7 +187,7 @@ public final class SuperGlue: Sendable {
         }
         let workspace = workspaces.take()
         defer { workspaces.give(workspace) }
-        let scores = forward(features0, features1, workspace: workspace)
+        let scores = forward(features0, prepared, features1, workspace: workspace)
         let columns = count1 + 1
         let matches = mutualMatches(logAssignment: scores, count0: count0, count1: count1, rowStride: columns,
                                     threshold: config.matchThreshold)
@@ -161,14 +220,16 @@ public final class SuperGlue: Sendable {
     }
 
     /// Runs the network and Sinkhorn; returns the `(count0 + 1) x (count1 + 1)` log assignment,
-    /// which lives in `workspace`.
-    private func forward(_ features0: Features, _ features1: Features, workspace: SuperGlueWorkspace) -> UnsafeMutablePointer<Float> {
+    /// which lives in `workspace`. Image 0's part before layer 1 is copied from `prepared` when given.
+    private func forward(_ features0: Features, _ prepared: SuperGlueQueryState?, _ features1: Features,
+                         workspace: SuperGlueWorkspace) -> UnsafeMutablePointer<Float> {
         let dim = config.descriptorDim
         let count0 = features0.count, count1 = features1.count
         let tokenCount = count0 + count1
         let tokenStride = 2 * dim
         let tokens = workspace.tokens.reserve(tokenCount * tokenStride)
-        let qkv = workspace.qkv.reserve(max(tokenCount * 3 * dim, keypointEncoder.scratchCount(rows: tokenCount)))
+        // Each image's keypoint encoder uses the rows of qkv from its first row on as scratch.
+        let qkv = workspace.qkv.reserve(max(tokenCount * 3 * dim, count0 * 3 * dim + keypointEncoder.scratchCount(rows: max(count0, count1))))
         let hidden = workspace.hidden.reserve(tokenCount * max(2 * dim, 3))
         // Self attention of each image and cross attention both ways; block rows depend on the keys.
         let attentionScratch = workspace.attention.reserve(max(
@@ -176,19 +237,23 @@ public final class SuperGlue: Sendable {
             max(attention.scratchCount(queryCount: count0, keyCount: count1), attention.scratchCount(queryCount: count1, keyCount: count0))))
         let couplings = workspace.couplings.reserve((count0 + 1) * (count1 + 1))
 
-        // Keypoint encoder on rows (x, y, score) in the reference's normalised coordinates; its
-        // output is the first half of each token row.
-        let encoderInput = hidden
-        writeEncoderInput(features0, into: encoderInput)
-        writeEncoderInput(features1, into: encoderInput + 3 * count0)
-        keypointEncoder.apply(encoderInput, stride: 3, rows: tokenCount, into: tokens, outputStride: tokenStride, scratch: qkv)
-        addDescriptors(features0, to: tokens, stride: tokenStride)
-        addDescriptors(features1, to: tokens + count0 * tokenStride, stride: tokenStride)
+        if let prepared {
+            prepared.tokens.withUnsafeBufferPointer { state in
+                for r in 0..<count0 { (tokens + r * tokenStride).update(from: state.baseAddress! + r * dim, count: dim) }
+            }
+            prepared.projections.withUnsafeBufferPointer { projections in
+                if let base = projections.baseAddress { qkv.update(from: base, count: projections.count) }
+            }
+        } else {
+            encodeImage(features0, first: 0, tokens: tokens, qkv: qkv, hidden: hidden, attentionScratch: attentionScratch)
+        }
+        encodeImage(features1, first: count0, tokens: tokens, qkv: qkv, hidden: hidden, attentionScratch: attentionScratch)
 
         let ranges = [(start: 0, count: count0), (start: count0, count: count1)]
-        for layer in layers {
-            // Queries, keys and values of every token of both images in one GEMM.
-            layer.qkv.apply(tokens, stride: tokenStride, rows: tokenCount, into: qkv, outputStride: 3 * dim)
+        for (index, layer) in layers.enumerated() where index > 0 {
+            // Queries, keys and values of every token of both images in one GEMM (layer 1's
+            // were computed per image with layer 0).
+            if index > 1 { layer.qkv.apply(tokens, stride: tokenStride, rows: tokenCount, into: qkv, outputStride: 3 * dim) }
             for image in 0..<2 {
                 let target = ranges[image], source = ranges[layer.isCross ? 1 - image : image]
                 let sourceRows = qkv + source.start * 3 * dim
@@ -212,6 +277,30 @@ public final class SuperGlue: Sendable {
                             iterations: config.sinkhornIterations, method: config.sinkhornMethod,
                             workspace: workspace.sinkhorn)
         return couplings
+    }
+
+    /// One image's part of the network before the first cross layer, on its rows
+    /// `first..<first + count` of `tokens` and `qkv`: keypoint encoding plus descriptor, layer 0
+    /// (self attention and MLP), then layer 1's queries, keys and values. The keypoint encoder's
+    /// scratch starts at row `first` of `qkv`; `hidden` and `attentionScratch` are scratch.
+    private func encodeImage(_ features: Features, first: Int, tokens: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>,
+                             hidden: UnsafeMutablePointer<Float>, attentionScratch: UnsafeMutablePointer<Float>) {
+        let dim = config.descriptorDim, count = features.count, tokenStride = 2 * dim
+        guard count > 0 else { return }
+        let rows = tokens + first * tokenStride, projections = qkv + first * 3 * dim
+        // Keypoint encoder on rows (x, y, score) in the reference's normalised coordinates; its
+        // output is the first half of each token row.
+        writeEncoderInput(features, into: hidden)
+        keypointEncoder.apply(hidden, stride: 3, rows: count, into: rows, outputStride: tokenStride, scratch: projections)
+        addDescriptors(features, to: rows, stride: tokenStride)
+        let selfLayer = layers[0]  // 'self': reads this image only
+        selfLayer.qkv.apply(rows, stride: tokenStride, rows: count, into: projections, outputStride: 3 * dim)
+        attention(query: projections, queryStride: 3 * dim, queryCount: count,
+                  key: projections + dim, keyStride: 3 * dim, value: projections + 2 * dim, valueStride: 3 * dim, keyCount: count,
+                  output: rows + dim, outputStride: tokenStride, scratch: attentionScratch)
+        selfLayer.mlpHidden.apply(rows, stride: tokenStride, rows: count, into: hidden, outputStride: 2 * dim)
+        selfLayer.mlpOutput.apply(hidden, stride: 2 * dim, rows: count, into: rows, outputStride: tokenStride, accumulate: true)
+        if layers.count > 1 { layers[1].qkv.apply(rows, stride: tokenStride, rows: count, into: projections, outputStride: 3 * dim) }
     }
 
     /// Rows (x, y, score) with the reference's normalisation: centre the image and divide by
@@ -305,6 +394,15 @@ struct PropagationLayer: Sendable {
         mlpHidden = first
         mlpOutput = try Linear(conv1d: scope.scoped("mlp.3"), inputs: 2 * dim, outputs: dim)
     }
+}
+
+// MARK: - Prepared query
+
+/// Image 0's part of the network before the first cross layer (see ``SuperGlue/prepare(_:)``).
+struct SuperGlueQueryState: Sendable {
+    let owner: PreparedStateOwner
+    let tokens: [Float]  // [n, D]: descriptor + keypoint encoding after layer 0
+    let projections: [Float]  // [n, 3D]: layer 1's queries, keys and values; empty with one layer
 }
 
 // MARK: - Workspace
