@@ -10,6 +10,10 @@ for (i, j) in pair.matches.matches0.enumerated() where j >= 0 {
 }
 // Extract once, match many times; `Matcher` is Sendable and safe to share between tasks.
 let query = try matcher.extract(URL(fileURLWithPath: "poster.jpg")).features
+// Prepared once, the query skips its own part of the matcher in every later match (same results).
+let preparedQuery = try matcher.prepare(query)
+let photo = try matcher.extract(URL(fileURLWithPath: "photo.jpg")).features
+print(try matcher.match(preparedQuery, photo).count, "matches")
 
 // In async functions the same calls are awaited: they compute on threads of their own and never
 // block Swift's cooperative thread pool.
