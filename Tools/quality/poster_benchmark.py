@@ -319,8 +319,8 @@ def compare_scores(work, queries):
                 differences.append(abs(ours[image] - value))
                 relative.append(abs(ours[image] - value) / max(value, 1.0))
         d, r = np.array(differences), np.array(relative)
-        print(f"{kind}: ours vs reference score over {len(d)} (query, photo) pairs: |difference| median {np.median(d):.3f}, "
-              f"p90 {np.percentile(d, 90):.3f}, max {d.max():.3f}; relative (to max(score, 1)) median {np.median(r):.4f}, max {r.max():.4f}")
+        print(f"{kind}: ours vs reference score over {len(d)} (query, photo) pairs: |difference| median {np.median(d):.2e}, "
+              f"p90 {np.percentile(d, 90):.2e}, max {d.max():.2e}; relative (to max(score, 1)) median {np.median(r):.2e}, max {r.max():.2e}")
 
 
 if __name__ == "__main__":
