@@ -114,13 +114,17 @@ public final class ALIKED: Sendable {
     }
 }
 
-extension ALIKED: KeypointDetector {
+extension ALIKED: ProfilableDetector {
     public var name: String { config.variant.rawValue }
     public var inputChannels: Int { 3 }
     public var descriptorDim: Int { dims.dim }
 
     public func detect(_ input: DetectorInput) throws -> Features {
         try self(image: input.pixels, width: input.width, height: input.height, channels: input.channels)
+    }
+    public func detect(_ input: DetectorInput, profile: LayerProfile) throws -> Features {
+        try run(image: input.pixels, width: input.width, height: input.height, channels: input.channels, trace: nil,
+                profile: profile)
     }
 }
 
@@ -171,23 +175,42 @@ struct ResidualBlock: Sendable {
 struct DeformableResidualBlock: Sendable {
     let offsets1: Conv2D, conv1: DeformableConv3x3, offsets2: Conv2D, conv2: DeformableConv3x3, downsample: Conv2D
 
-    func callAsFunction(_ x: [Float], height: Int, width: Int, trace: ALIKED.Trace?, name: String) -> [Float] {
-        var out = deformable(offsets1, conv1, x, height: height, width: width, trace: trace, name: name + ".conv1")
+    func callAsFunction(_ x: [Float], height: Int, width: Int, trace: ALIKED.Trace?, name: String,
+                        profile: LayerProfile? = nil) -> [Float] {
+        var out = deformable(offsets1, conv1, x, height: height, width: width, trace: trace, name: name + ".conv1", profile: profile)
         selu(&out)
-        out = deformable(offsets2, conv2, out, height: height, width: width, trace: trace, name: name + ".conv2")
-        let identity = convolve(downsample, x, height: height, width: width)
-        for i in out.indices { out[i] += identity[i] }
-        selu(&out)
+        out = deformable(offsets2, conv2, out, height: height, width: width, trace: trace, name: name + ".conv2", profile: profile)
+        let flops = LayerProfile.convolutionFlops(pixels: height * width, inChannels: downsample.inChannels,
+                                                  outChannels: downsample.outChannels, kernel: 1)
+        profile.measure("\(name).downsample 1x1 \(downsample.inChannels)->\(downsample.outChannels) \(width)x\(height) + add",
+                        flops: flops) {
+            let identity = convolve(downsample, x, height: height, width: width)
+            for i in out.indices { out[i] += identity[i] }
+            selu(&out)
+        }
         return out
     }
 
     /// DeformableConv2d: offsets from a 3x3 conv, clamped to +-max(H, W) / 4, then the
     /// deformable convolution.
     func deformable(_ offsetConv: Conv2D, _ conv: DeformableConv3x3, _ x: [Float], height: Int, width: Int,
-                    trace: ALIKED.Trace?, name: String) -> [Float] {
-        var offsets = convolve(offsetConv, x, height: height, width: width)
+                    trace: ALIKED.Trace?, name: String, profile: LayerProfile? = nil) -> [Float] {
+        let offsetFlops = LayerProfile.convolutionFlops(pixels: height * width, inChannels: offsetConv.inChannels,
+                                                        outChannels: 18, kernel: 3)
+        var offsets = profile.measure("\(name).offset_conv 3x3 \(offsetConv.inChannels)->18 \(width)x\(height)", flops: offsetFlops) {
+            convolve(offsetConv, x, height: height, width: width)
+        }
         let limit = Float(Double(max(height, width)) / 4)
         for i in offsets.indices { offsets[i] = min(max(offsets[i], -limit), limit) }
+        let flops = LayerProfile.convolutionFlops(pixels: height * width, inChannels: conv.inChannels,
+                                                  outChannels: conv.outChannels, kernel: 3)
+        return profile.measure("\(name) deformable 3x3 \(conv.inChannels)->\(conv.outChannels) \(width)x\(height)", flops: flops) {
+            deformableConvolution(conv, x, offsets: offsets, height: height, width: width, trace: trace, name: name)
+        }
+    }
+
+    func deformableConvolution(_ conv: DeformableConv3x3, _ x: [Float], offsets: [Float], height: Int, width: Int,
+                               trace: ALIKED.Trace?, name: String) -> [Float] {
         trace?("dcn/\(name)/input", x, [height, width, conv.inChannels])
         trace?("dcn/\(name)/offset", offsets, [height, width, 18])
         var out = [Float](repeating: 0, count: height * width * conv.outChannels)

@@ -10,7 +10,7 @@ extension ALIKED {
     /// Receives intermediate maps for the parity tests: a name, NHWC values and their shape.
     typealias Trace = (String, [Float], [Int]) -> Void
 
-    func run(image: [Float], width: Int, height: Int, channels: Int, trace: Trace?) throws -> Features {
+    func run(image: [Float], width: Int, height: Int, channels: Int, trace: Trace?, profile: LayerProfile? = nil) throws -> Features {
         guard width >= 1, height >= 1, width <= 16384, height <= 16384 else {
             throw ALIKEDError.invalidImage("\(width)x\(height) is not a usable image size")
         }
@@ -24,35 +24,57 @@ extension ALIKED {
         let top = padH / 2, left = padW / 2
         let hp = height + padH, wp = width + padW
         var padded = [Float](repeating: 0, count: hp * wp * 3)
-        for y in 0..<hp {
-            let sy = min(max(y - top, 0), height - 1)
-            for x in 0..<wp {
-                let sx = min(max(x - left, 0), width - 1)
-                for c in 0..<3 { padded[(y * wp + x) * 3 + c] = image[(sy * width + sx) * channels + (channels == 3 ? c : 0)] }
+        profile.measure("pad") {
+            for y in 0..<hp {
+                let sy = min(max(y - top, 0), height - 1)
+                for x in 0..<wp {
+                    let sx = min(max(x - left, 0), width - 1)
+                    for c in 0..<3 { padded[(y * wp + x) * 3 + c] = image[(sy * width + sx) * channels + (channels == 3 ? c : 0)] }
+                }
             }
+        }
+        func flops(_ conv: Conv2D, _ scale: Int) -> Double {
+            LayerProfile.convolutionFlops(pixels: hp / scale * (wp / scale), inChannels: conv.inChannels,
+                                          outChannels: conv.outChannels, kernel: conv.kernelSize)
+        }
+        func label(_ name: String, _ conv: Conv2D, _ scale: Int) -> String {
+            "\(name) \(conv.kernelSize)x\(conv.kernelSize) \(conv.inChannels)->\(conv.outChannels) \(wp / scale)x\(hp / scale)"
         }
 
         // Backbone.
-        var x1 = convolve(block1.0, padded, height: hp, width: wp)
-        selu(&x1)
-        x1 = block1.1(x1, height: hp, width: wp)
-        selu(&x1)
+        var x1 = profile.measure(label("block1.conv1", block1.0, 1), flops: flops(block1.0, 1)) {
+            var x = convolve(block1.0, padded, height: hp, width: wp)
+            selu(&x)
+            return x
+        }
+        x1 = profile.measure(label("block1.conv2", block1.1.conv, 1), flops: flops(block1.1.conv, 1)) {
+            var x = block1.1(x1, height: hp, width: wp)
+            selu(&x)
+            return x
+        }
         trace?("block1", x1, [hp, wp, d.c1])
-        let x2 = block2(averagePool(x1, height: hp, width: wp, channels: d.c1, k: 2), height: hp / 2, width: wp / 2)
+        let pooled1 = profile.measure("pool 2x2") { averagePool(x1, height: hp, width: wp, channels: d.c1, k: 2) }
+        let x2 = profile.measure("block2 (3x3 \(d.c1)->\(d.c2), 3x3, 1x1) \(wp / 2)x\(hp / 2)",
+                                 flops: flops(block2.conv1.conv, 2) + flops(block2.conv2.conv, 2) + flops(block2.downsample, 2)) {
+            block2(pooled1, height: hp / 2, width: wp / 2)
+        }
         trace?("block2", x2, [hp / 2, wp / 2, d.c2])
-        let x3 = block3(averagePool(x2, height: hp / 2, width: wp / 2, channels: d.c2, k: 4), height: hp / 8, width: wp / 8,
-                        trace: trace, name: "block3")
+        let pooled2 = profile.measure("pool 4x4 (1)") { averagePool(x2, height: hp / 2, width: wp / 2, channels: d.c2, k: 4) }
+        let x3 = block3(pooled2, height: hp / 8, width: wp / 8, trace: trace, name: "block3", profile: profile)
         trace?("block3", x3, [hp / 8, wp / 8, d.c3])
-        let x4 = block4(averagePool(x3, height: hp / 8, width: wp / 8, channels: d.c3, k: 4), height: hp / 32, width: wp / 32,
-                        trace: trace, name: "block4")
+        let pooled3 = profile.measure("pool 4x4 (2)") { averagePool(x3, height: hp / 8, width: wp / 8, channels: d.c3, k: 4) }
+        let x4 = block4(pooled3, height: hp / 32, width: wp / 32, trace: trace, name: "block4", profile: profile)
         trace?("block4", x4, [hp / 32, wp / 32, d.c4])
 
         // Aggregation: a_i = SELU(conv_i(x_i)) at each level; x1234 is assembled on demand.
         let quarter = d.dim / 4
         var levels: [[Float]] = []
         for (i, (map, scale)) in [(x1, 1), (x2, 2), (x3, 8), (x4, 32)].enumerated() {
-            var a = convolve(aggregation[i], map, height: hp / scale, width: wp / scale)
-            selu(&a)
+            let a = profile.measure(label("conv\(i + 1)", aggregation[i], scale), flops: flops(aggregation[i], scale)) {
+                var a = convolve(aggregation[i], map, height: hp / scale, width: wp / scale)
+                selu(&a)
+                return a
+            }
             trace?("x\(i + 1)", a, [hp / scale, wp / scale, quarter])
             levels.append(a)
         }
@@ -76,6 +98,8 @@ extension ALIKED {
         // up(a4)]; both are linear, so it is the sum of each level's share of the weights applied
         // at the level's own resolution, then upsampled: 8 channels upsampled instead of dim/4.
         var s0 = [Float](repeating: 0, count: hp * wp * 8)
+        profile.measure("score_head.0 (1x1 \(d.dim)->8 per level, upsampled) \(wp)x\(hp)",
+                        flops: 2 * Double(hp * wp) * Double(d.dim * 8)) {
         for (i, scale) in [1, 2, 8, 32].enumerated() {
             let (lh, lw) = (hp / scale, wp / scale)
             let part = convolve(scoreProjection[i], levels[i], height: lh, width: lw)
@@ -98,25 +122,40 @@ extension ALIKED {
             }
         }
         selu(&s0)
-        var s1 = convolve(scoreHead.0, s0, height: hp, width: wp)
-        selu(&s1)
-        var s2 = convolve(scoreHead.1, s1, height: hp, width: wp)
-        selu(&s2)
-        let logits = convolve(scoreHead.2, s2, height: hp, width: wp)
+        }
+        let s1 = profile.measure(label("score_head.2", scoreHead.0, 1), flops: flops(scoreHead.0, 1)) {
+            var s = convolve(scoreHead.0, s0, height: hp, width: wp)
+            selu(&s)
+            return s
+        }
+        let s2 = profile.measure(label("score_head.4", scoreHead.1, 1), flops: flops(scoreHead.1, 1)) {
+            var s = convolve(scoreHead.1, s1, height: hp, width: wp)
+            selu(&s)
+            return s
+        }
+        let logits = profile.measure(label("score_head.6", scoreHead.2, 1), flops: flops(scoreHead.2, 1)) {
+            convolve(scoreHead.2, s2, height: hp, width: wp)
+        }
         trace?("score_logits", logits, [hp, wp, 1])
         var scoreMap = [Float](repeating: 0, count: height * width)
-        for y in 0..<height {
-            for x in 0..<width {
-                scoreMap[y * width + x] = 1 / (1 + Foundation.exp(-logits[(y + top) * wp + x + left]))
+        profile.measure("sigmoid + crop") {
+            for y in 0..<height {
+                for x in 0..<width {
+                    scoreMap[y * width + x] = 1 / (1 + Foundation.exp(-logits[(y + top) * wp + x + left]))
+                }
             }
         }
         trace?("score_map", scoreMap, [height, width, 1])
 
-        let (normalised, keypointScores) = detectKeypoints(scoreMap, height: height, width: width, trace: trace)
+        let (normalised, keypointScores) = profile.measure("DKD") {
+            detectKeypoints(scoreMap, height: height, width: width, trace: trace)
+        }
         trace?("dkd_keypoints", normalised, [normalised.count / 2, 2])
         trace?("dkd_scores", keypointScores, [keypointScores.count])
-        let descriptors = descriptorHead.describe(normalised, features: features, top: top, left: left,
-                                                  height: height, width: width, trace: trace)
+        let descriptors = profile.measure("SDDH") {
+            descriptorHead.describe(normalised, features: features, top: top, left: left,
+                                    height: height, width: width, trace: trace)
+        }
         // ALIKED.forward: back to pixels of the network input, wh * (k + 1) / 2.
         var keypoints = normalised
         let wh = [Float(width - 1), Float(height - 1)]

@@ -28,6 +28,15 @@ public final class DISK: Sendable {
     struct Unit: Sendable {
         let slopes: [Float]?  // [cin] PReLU slopes; nil for path_down.0 (a bare convolution)
         let conv: Conv2D  // weight [cout, cin, 5, 5], bias [cout]
+        /// The convolution as Winograd F(4x4, 5x5), for every unit but the 3-channel first one
+        /// (whose GEMM is too thin for the transforms to pay).
+        let winograd: WinogradF4Conv5x5?
+
+        init(slopes: [Float]?, conv: Conv2D) {
+            self.slopes = slopes
+            self.conv = conv
+            winograd = conv.inChannels >= 16 ? WinogradF4Conv5x5(conv) : nil
+        }
     }
 
     let down: [Unit]  // path_down.0 ... .4: 3 -> 16, 16 -> 32, 32 -> 64, 64 -> 64, 64 -> 64
@@ -67,7 +76,7 @@ public final class DISK: Sendable {
     }
 }
 
-extension DISK: KeypointDetector {
+extension DISK: ProfilableDetector {
     public var name: String { "disk" }
     public var inputChannels: Int { 3 }
     public var descriptorDim: Int { Self.descriptorLength }
@@ -75,9 +84,25 @@ extension DISK: KeypointDetector {
     public func detect(_ input: DetectorInput) throws -> Features {
         try self(image: input.pixels, width: input.width, height: input.height, channels: input.channels)
     }
+
+    public func detect(_ input: DetectorInput, profile: LayerProfile) throws -> Features {
+        try run(image: input.pixels, width: input.width, height: input.height, channels: input.channels, trace: nil,
+                profile: profile)
+    }
 }
 
 extension DISK.Unit {
+    /// The unit's convolution of an `height x width x inChannels` map into `output`; `scratch`
+    /// grows to what the algorithm needs.
+    func convolve(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
+                  scratch: ScratchBuffer) {
+        guard let winograd else {
+            return Networks.convolve(conv, x, height: height, width: width, into: output, scratch: scratch)
+        }
+        winograd.apply(input: MapRows(base: x, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
+                       output: output, scratch: scratch.reserve(winograd.scratchCount))
+    }
+
     /// InstanceNorm + PReLU in place on `pixels x inChannels` values (nothing for the bare first
     /// convolution).
     func normalise(_ x: UnsafeMutablePointer<Float>, pixels: Int) {

@@ -7,7 +7,7 @@ extension DISK {
     /// Receives intermediate maps for the parity tests: a name, NHWC values and their shape.
     typealias Trace = (String, [Float], [Int]) -> Void
 
-    func run(image: [Float], width: Int, height: Int, channels: Int, trace: Trace?) throws -> Features {
+    func run(image: [Float], width: Int, height: Int, channels: Int, trace: Trace?, profile: LayerProfile? = nil) throws -> Features {
         guard width >= 1, height >= 1, width <= 16384, height <= 16384 else {
             throw DISKError.invalidImage("\(width)x\(height) is not a usable image size")
         }
@@ -25,16 +25,17 @@ extension DISK {
         guard hp * wp > 16 * 16 else {
             throw DISKError.invalidImage("\(width)x\(height) is too small: DISK needs an image larger than 16x16 pixels")
         }
-        return try workspaces.withWorkspace { ws in
-            let total = unet(image, width: width, height: height, channels: channels, hp: hp, wp: wp, ws: ws, trace: trace)
-            return select(total, width: width, height: height, wp: wp, trace: trace)
+        return workspaces.withWorkspace { ws in
+            let total = unet(image, width: width, height: height, channels: channels, hp: hp, wp: wp, ws: ws, trace: trace,
+                             profile: profile)
+            return profile.measure("select") { select(total, width: width, height: height, wp: wp, trace: trace) }
         }
     }
 
     /// The U-Net on the zero-padded `hp x wp` image; returns the last unit's output
     /// [hp * wp, 129] (in `ws.output`).
     func unet(_ image: [Float], width: Int, height: Int, channels: Int, hp: Int, wp: Int, ws: DISKWorkspace,
-              trace: Trace?) -> UnsafeMutablePointer<Float> {
+              trace: Trace?, profile: LayerProfile?) -> UnsafeMutablePointer<Float> {
         func traced(_ name: String, _ p: UnsafePointer<Float>, _ shape: [Int]) {
             trace?(name, Array(UnsafeBufferPointer(start: p, count: shape.reduce(1, *))), shape)
         }
@@ -51,15 +52,21 @@ extension DISK {
         for (i, unit) in down.enumerated() {
             let (h, w) = (hp >> i, wp >> i), cin = unit.conv.inChannels
             let level = ws.levels[i].reserve(h * w * unit.conv.outChannels)
-            if i > 0 { averagePool(ws.levels[i - 1].base, height: h * 2, width: w * 2, channels: cin, k: 2, into: input) }
+            if i > 0 {
+                profile.measure("down\(i) pool") {
+                    averagePool(ws.levels[i - 1].base, height: h * 2, width: w * 2, channels: cin, k: 2, into: input)
+                }
+            }
             if i == 1, trace != nil {
                 var normed = Array(UnsafeBufferPointer(start: input, count: h * w * cin))
                 normed.withUnsafeMutableBufferPointer { instanceNormPReLU($0.baseAddress!, pixels: h * w, channels: cin, slopes: nil) }
                 trace?("down1_norm", normed, [h, w, cin])
             }
-            unit.normalise(input, pixels: h * w)
+            if unit.slopes != nil { profile.measure("down\(i) norm+prelu") { unit.normalise(input, pixels: h * w) } }
             if i == 1 { traced("down1_prelu", input, [h, w, cin]) }
-            convolve(unit.conv, input, height: h, width: w, into: level, scratch: ws.im2col)
+            profile.measure(Self.convName("down\(i)", unit, h, w), flops: Self.convFlops(unit.conv, h, w)) {
+                unit.convolve(input, height: h, width: w, into: level, scratch: ws.im2col)
+            }
             traced("down\(i)", level, [h, w, unit.conv.outChannels])
         }
         // Up path: [bilinear x2 of the level below, skip] -> unit.
@@ -69,13 +76,27 @@ extension DISK {
             let (h, w) = (hp >> target, wp >> target)
             let low: UnsafePointer<Float> = j == 0 ? UnsafePointer(ws.levels[depth].base) : UnsafePointer(output)
             let lowChannels = j == 0 ? down[depth].conv.outChannels : up[j - 1].conv.outChannels
-            upsampleConcat(low, channels: lowChannels, height: h / 2, width: w / 2,
-                           skip: ws.levels[target].base, skipChannels: down[target].conv.outChannels, into: input)
-            unit.normalise(input, pixels: h * w)
-            convolve(unit.conv, input, height: h, width: w, into: output, scratch: ws.im2col)
+            profile.measure("up\(j) upsample+concat") {
+                upsampleConcat(low, channels: lowChannels, height: h / 2, width: w / 2,
+                               skip: ws.levels[target].base, skipChannels: down[target].conv.outChannels, into: input)
+            }
+            profile.measure("up\(j) norm+prelu") { unit.normalise(input, pixels: h * w) }
+            profile.measure(Self.convName("up\(j)", unit, h, w), flops: Self.convFlops(unit.conv, h, w)) {
+                unit.convolve(input, height: h, width: w, into: output, scratch: ws.im2col)
+            }
             traced("up\(j)", output, [h, w, unit.conv.outChannels])
         }
         return output
+    }
+
+    static func convName(_ name: String, _ unit: Unit, _ h: Int, _ w: Int) -> String {
+        let conv = unit.conv
+        return "\(name) conv 5x5 \(conv.inChannels)->\(conv.outChannels) \(w)x\(h)" + (unit.winograd == nil ? " im2col" : " winograd F4")
+    }
+
+    static func convFlops(_ conv: Conv2D, _ h: Int, _ w: Int) -> Double {
+        LayerProfile.convolutionFlops(pixels: h * w, inChannels: conv.inChannels, outChannels: conv.outChannels,
+                                      kernel: conv.kernelSize)
     }
 
     /// Crop, strict NMS, threshold, top-n and descriptors from the U-Net output `total`
