@@ -71,6 +71,13 @@ public struct MapRows {
     }
 }
 
+/// The activation a convolution applies to its output, after the bias, while it is in cache.
+public enum ConvActivation: Sendable {
+    case none, relu
+    /// torch.selu (see ``seluInPlace(_:count:)``).
+    case selu
+}
+
 extension Conv2D {
     /// Computes output rows `rows` of the convolution into `output` (row `rows.lowerBound` first,
     /// `rows.count * width * outChannels` floats), adding the bias and optionally applying ReLU.
@@ -79,6 +86,15 @@ extension Conv2D {
     public func apply(
         input: MapRows, width: Int, rows: Range<Int>,
         output: UnsafeMutablePointer<Float>, relu: Bool,
+        scratch: UnsafeMutablePointer<Float>?
+    ) {
+        apply(input: input, width: width, rows: rows, output: output, activation: relu ? .relu : .none, scratch: scratch)
+    }
+
+    /// ``apply(input:width:rows:output:relu:scratch:)`` with any ``ConvActivation``.
+    public func apply(
+        input: MapRows, width: Int, rows: Range<Int>,
+        output: UnsafeMutablePointer<Float>, activation: ConvActivation,
         scratch: UnsafeMutablePointer<Float>?
     ) {
         let pixels = rows.count * width
@@ -90,7 +106,7 @@ extension Conv2D {
                     let a = input.base + (rows.lowerBound - input.firstRow) * width * inChannels
                     parallelSgemm(m: pixels, n: outChannels, k: inChannels, a: a, lda: inChannels,
                                   b: weights, ldb: outChannels, c: output, ldc: outChannels) { part in
-                        addBias(bias, channels: outChannels, pixels: part.count, relu: relu,
+                        addBias(bias, channels: outChannels, pixels: part.count, activation: activation,
                                 data: output + part.lowerBound * outChannels)
                     }
                     return
@@ -107,7 +123,7 @@ extension Conv2D {
                            rows: (rows.lowerBound + partRows.lowerBound)..<(rows.lowerBound + partRows.upperBound), into: patches)
                     sgemm(m: partPixels, n: outChannels, k: patchSize, a: patches, lda: patchSize,
                           b: weights, ldb: outChannels, c: out, ldc: outChannels)
-                    addBias(bias, channels: outChannels, pixels: partPixels, relu: relu, data: out)
+                    addBias(bias, channels: outChannels, pixels: partPixels, activation: activation, data: out)
                 }
             }
         }
@@ -129,12 +145,14 @@ extension Conv2D {
                     continue
                 }
                 let src = input.base + (iy - input.firstRow) * rowStride
+                let run = k * cin
                 for x in 0..<width {
                     let d = dst + (bandRow * width + x) * patch + tapBase
                     let x0 = x - pad
                     if x0 >= 0 && x0 + k <= width {
-                        // The k taps of this kernel row are k adjacent pixels: one contiguous run.
-                        d.update(from: src + x0 * cin, count: k * cin)
+                        // The k taps of this kernel row are k adjacent pixels: one contiguous run,
+                        // copied inline when short (a memmove call per run cost more than the copy).
+                        if run <= 64 { copyShortRun(from: src + x0 * cin, to: d, count: run) } else { d.update(from: src + x0 * cin, count: run) }
                     } else {
                         for kx in 0..<k {
                             let ix = x0 + kx
@@ -154,7 +172,21 @@ extension Conv2D {
 /// `data[p][c] += bias[c]` for `pixels` rows of `channels` values, then `max(0, .)` if `relu`.
 @inline(__always)
 public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, relu: Bool, data: UnsafeMutablePointer<Float>) {
-    if relu {
+    addBias(bias, channels: channels, pixels: pixels, activation: relu ? .relu : .none, data: data)
+}
+
+/// `data[p][c] += bias[c]` for `pixels` rows of `channels` values, then the activation (on the
+/// calling thread).
+@inline(__always)
+public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, activation: ConvActivation,
+                    data: UnsafeMutablePointer<Float>) {
+    if activation == .selu {
+        for p in 0..<pixels {
+            let row = data + p * channels
+            for c in 0..<channels { row[c] += bias[c] }
+        }
+        seluSerial(data, count: pixels * channels)
+    } else if activation == .relu {
         for p in 0..<pixels {
             let row = data + p * channels
             for c in 0..<channels { row[c] = max(row[c] + bias[c], 0) }
@@ -165,6 +197,21 @@ public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, re
             for c in 0..<channels { row[c] += bias[c] }
         }
     }
+}
+
+/// Copies `count` (at most 64) floats eight at a time, the last vector overlapping when needed.
+@inline(__always)
+func copyShortRun(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    guard count >= 8 else {
+        for i in 0..<count { dst[i] = src[i] }
+        return
+    }
+    var i = 0
+    while i + 8 <= count {
+        storeVector(loadVector(src + i), dst + i)
+        i += 8
+    }
+    if i < count { storeVector(loadVector(src + count - 8), dst + count - 8) }
 }
 
 /// Direct six-loop convolution (NHWC, same padding) used to check the GEMM path.

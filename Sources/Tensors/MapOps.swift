@@ -73,6 +73,29 @@ public func slidingMax(
     }
 }
 
+/// The `simple_nms` of SuperPoint's and ALIKED's references, on a single-channel map in place: a
+/// pixel survives if it equals the maximum of its `(2r+1)^2` window (so equal maxima all
+/// survive); then, twice, pixels not within `r` of a survivor are re-examined with the
+/// suppressed pixels zeroed, and new window maxima among them survive too. Everything else
+/// becomes 0. The five work buffers hold `height * width` floats each.
+public func simpleNMS(
+    _ scores: UnsafeMutablePointer<Float>, height: Int, width: Int, radius r: Int,
+    keep: UnsafeMutablePointer<Float>, pooled: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>,
+    masked: UnsafeMutablePointer<Float>, maskedMax: UnsafeMutablePointer<Float>
+) {
+    let n = height * width
+    slidingMax(scores, height: height, width: width, radius: r, temp: temp, output: pooled)
+    for i in 0..<n { keep[i] = scores[i] == pooled[i] ? 1 : 0 }
+    for _ in 0..<2 {
+        // `pooled` holds the suppression mask: within r of a current survivor.
+        slidingMax(keep, height: height, width: width, radius: r, temp: temp, output: pooled)
+        for i in 0..<n { masked[i] = pooled[i] > 0 ? 0 : scores[i] }
+        slidingMax(masked, height: height, width: width, radius: r, temp: temp, output: maskedMax)
+        for i in 0..<n where keep[i] == 0 && pooled[i] <= 0 && masked[i] == maskedMax[i] { keep[i] = 1 }
+    }
+    for i in 0..<n where keep[i] == 0 { scores[i] = 0 }
+}
+
 /// Softmax over the first `channels` of every `stride`-float pixel row, in place
 /// (max-subtracted, as torch computes it).
 public func softmaxChannels(_ data: UnsafeMutablePointer<Float>, pixels: Int, channels: Int, stride: Int) {
@@ -122,27 +145,62 @@ public func l2NormalizeRows(_ data: UnsafeMutablePointer<Float>, rows: Int, dim:
 }
 
 /// torch.selu in place: `scale * x` above 0, `scale * alpha * (exp(x) - 1)` at or below, eight
-/// lanes at a time with ``vectorExp(_:)`` (absolute error about 1e-7 near 0, where exp(x) - 1
-/// cancels), split over the workers for large maps.
+/// lanes at a time (absolute error about 2e-7 near 0, where exp(x) - 1 cancels), split over the
+/// workers for large maps.
 public func seluInPlace(_ data: UnsafeMutablePointer<Float>, count: Int) {
-    let scale: Float = 1.0507009873554804934193349852946, negative: Float = 1.6732632423543772848170429916717 * scale
-    func run(_ range: Range<Int>) {
+    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
+    Parallel.forEachChunk(chunks) { chunk, _ in
+        let range = Parallel.range(chunk, of: chunks, count: count)
+        seluSerial(data + range.lowerBound, count: range.count)
+    }
+}
+
+/// `data[i] = selu(data[i] + other[i])` (a residual connection and its activation in one pass),
+/// split over the workers for large maps.
+public func addThenSELU(_ data: UnsafeMutablePointer<Float>, adding other: UnsafePointer<Float>, count: Int) {
+    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
+    Parallel.forEachChunk(chunks) { chunk, _ in
+        let range = Parallel.range(chunk, of: chunks, count: count)
         var i = range.lowerBound
-        let s = FloatVector(repeating: scale), n = FloatVector(repeating: negative), one = FloatVector(repeating: 1)
         while i + 8 <= range.upperBound {
-            let x = loadVector(data + i)
-            let below = (vectorExp(x) - one) * n
-            storeVector((x * s).replacing(with: below, where: x .<= 0), data + i)
+            storeVector(seluVector(loadVector(data + i) + loadVector(other + i)), data + i)
             i += 8
         }
         while i < range.upperBound {
-            let x = data[i]
-            data[i] = x > 0 ? x * scale : (expf(x) - 1) * negative
+            data[i] = seluScalar(data[i] + other[i])
             i += 1
         }
     }
-    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
-    Parallel.forEachChunk(chunks) { chunk, _ in run(Parallel.range(chunk, of: chunks, count: count)) }
+}
+
+/// ``seluInPlace(_:count:)`` on the calling thread.
+public func seluSerial(_ data: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        storeVector(seluVector(loadVector(data + i)), data + i)
+        i += 8
+    }
+    while i < count {
+        data[i] = seluScalar(data[i])
+        i += 1
+    }
+}
+
+let seluScale: Float = 1.0507009873554804934193349852946
+let seluNegativeScale: Float = 1.6732632423543772848170429916717 * seluScale
+
+/// SELU of eight lanes: the negative branch from ``softmaxExp(_:)`` of min(x, 0) (which is made
+/// for arguments at most 0), absolute error about 1.2e-7 like the exponential's.
+@inline(__always)
+func seluVector(_ x: FloatVector) -> FloatVector {
+    let negative = x .<= 0
+    let below = (softmaxExp(x.replacing(with: 0, where: .!negative)) - FloatVector(repeating: 1)) * FloatVector(repeating: seluNegativeScale)
+    return (x * FloatVector(repeating: seluScale)).replacing(with: below, where: negative)
+}
+
+@inline(__always)
+func seluScalar(_ x: Float) -> Float {
+    x > 0 ? x * seluScale : (expf(x) - 1) * seluNegativeScale
 }
 
 #if canImport(Glibc)
