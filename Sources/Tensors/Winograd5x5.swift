@@ -149,6 +149,11 @@ func inputTransformF4x5(_ d: UnsafePointer<UnsafePointer<Float>>, channels n: In
 /// Y = A^T M A + bias for one tile (position `k` of M at `m + k * stride`), written to the
 /// `rows x columns` (at most 4 x 4) output pixels inside the map: pixel (i, j) at
 /// `out + i * rowStride + j * channels`. `temp` holds 32 vectors.
+///
+/// M is read in whole vectors even in a last chunk of fewer than 8 channels (the extra lanes are
+/// computed and dropped): in ``runWinogradTiles``'s products every row is followed by another
+/// row or by the slab's padding, so those reads stay inside the scratch buffer, and they avoid
+/// assembling partial vectors lane by lane (129 output channels had a 1-channel tail).
 @inline(__always)
 func outputTransformF4x5(_ m: UnsafePointer<Float>, stride: Int, channels n: Int, bias: UnsafePointer<Float>,
                          temp: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>, rowStride: Int,
@@ -158,10 +163,9 @@ func outputTransformF4x5(_ m: UnsafePointer<Float>, stride: Int, channels n: Int
         // Columns: temp[i][l] = sum_k A^T[i][k] M[k][l].
         for l in 0..<8 {
             let col = m + l * stride + c
-            let s = outputTransform8(loadLanes(col, lanes), loadLanes(col + 8 * stride, lanes), loadLanes(col + 16 * stride, lanes),
-                                     loadLanes(col + 24 * stride, lanes), loadLanes(col + 32 * stride, lanes),
-                                     loadLanes(col + 40 * stride, lanes), loadLanes(col + 48 * stride, lanes),
-                                     loadLanes(col + 56 * stride, lanes))
+            let s = outputTransform8(loadVector(col), loadVector(col + 8 * stride), loadVector(col + 16 * stride),
+                                     loadVector(col + 24 * stride), loadVector(col + 32 * stride), loadVector(col + 40 * stride),
+                                     loadVector(col + 48 * stride), loadVector(col + 56 * stride))
             let t = temp + l * w
             storeVector(s.0, t); storeVector(s.1, t + 8 * w); storeVector(s.2, t + 16 * w); storeVector(s.3, t + 24 * w)
         }

@@ -39,7 +39,8 @@ func winogradFilterTransform(_ conv: Conv2D, g: [[Double]]) -> [Float] {
 
 /// Floats between the slabs of consecutive transform positions in a batch of `tilesPerBatch` tiles
 /// with `channels` values each: the slab plus one cache line, so that the slabs (often a power of
-/// two in size) do not all map to the same cache sets.
+/// two in size) do not all map to the same cache sets. The padding also lets a transform read a
+/// whole 8-float vector at any channel of a row (see ``outputTransformF4x5``).
 @inline(__always)
 func winogradPositionStride(tilesPerBatch: Int, channels: Int) -> Int { tilesPerBatch * channels + 16 }
 

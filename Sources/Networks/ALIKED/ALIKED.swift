@@ -142,13 +142,14 @@ struct Convolution: Sendable {
 
     /// Output rows `rows` (an even first row) of the map `input` into `output`, then `activation`;
     /// `scratch` grows to what the algorithm needs.
+    /// `scratch` holds one buffer per worker (one when called inside ``Parallel/serially(_:)``).
     func apply(input: MapRows, width: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>, activation: ConvActivation,
-               scratch: ScratchBuffer) {
+               scratch: [ScratchBuffer]) {
         guard let winograd else {
             return convolve(conv, input: input, width: width, rows: rows, into: output, activation: activation, scratch: scratch)
         }
         winograd.apply(input: input, width: width, rows: rows, output: output, relu: activation == .relu, pool: false,
-                       scratch: scratch.reserve(winograd.scratchCount))
+                       scratch: scratch[0].reserve(winograd.scratchCount))
         if activation == .selu { seluInPlace(output, count: rows.count * width * conv.outChannels) }
     }
 }
@@ -160,7 +161,7 @@ struct ResidualBlock: Sendable {
     /// The block on the `height x width` map `x` into `output`; `temp` holds one map of the
     /// block's output channels.
     func apply(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
-               temp: UnsafeMutablePointer<Float>, scratch: ScratchBuffer) {
+               temp: UnsafeMutablePointer<Float>, scratch: [ScratchBuffer]) {
         let all = 0..<height
         conv1.apply(input: MapRows(base: x, firstRow: 0, validRows: all), width: width, rows: all, output: temp,
                     activation: .selu, scratch: scratch)
@@ -178,7 +179,7 @@ struct DeformableResidualBlock: Sendable {
     /// The block on the `height x width` map `x` into `output`; `temp` holds one map of the
     /// block's output channels, `offsets` one of 18 channels.
     func apply(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
-               temp: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>, scratch: ScratchBuffer,
+               temp: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>, scratch: [ScratchBuffer],
                trace: ALIKED.Trace?, name: String, profile: LayerProfile?) {
         deformable(offsets1, conv1, x, height: height, width: width, into: temp, offsets: offsets, scratch: scratch,
                    trace: trace, name: name + ".conv1", profile: profile)
@@ -197,7 +198,7 @@ struct DeformableResidualBlock: Sendable {
     /// DeformableConv2d: offsets from a 3x3 conv, clamped to +-max(H, W) / 4, then the
     /// deformable convolution.
     func deformable(_ offsetConv: Conv2D, _ conv: DeformableConv3x3, _ x: UnsafePointer<Float>, height: Int, width: Int,
-                    into output: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>, scratch: ScratchBuffer,
+                    into output: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>, scratch: [ScratchBuffer],
                     trace: ALIKED.Trace?, name: String, profile: LayerProfile?) {
         let pixels = height * width
         let offsetFlops = LayerProfile.convolutionFlops(pixels: pixels, inChannels: offsetConv.inChannels, outChannels: 18, kernel: 3)
@@ -213,7 +214,7 @@ struct DeformableResidualBlock: Sendable {
         let flops = LayerProfile.convolutionFlops(pixels: pixels, inChannels: conv.inChannels, outChannels: conv.outChannels, kernel: 3)
         profile.measure("\(name) deformable 3x3 \(conv.inChannels)->\(conv.outChannels) \(width)x\(height)", flops: flops) {
             let band = max(1, min(height, 16384 / max(width, 1)))
-            let buffer = scratch.reserve(conv.scratchCount(bandPixels: band * width))
+            let buffer = scratch[0].reserve(conv.scratchCount(bandPixels: band * width))
             var y0 = 0
             while y0 < height {
                 let rows = y0..<min(y0 + band, height)

@@ -16,7 +16,7 @@ extension ALIKED {
 
     /// Output rows per band of the full-resolution stage (even: Winograd F(2x2) tiles and the
     /// 2x2 pooling start on even rows; the padded height is a multiple of 32).
-    static let bandRows = 8
+    static let bandRows = 16
 
     func run(image: [Float], width: Int, height: Int, channels: Int, trace: Trace?, profile: LayerProfile? = nil) throws -> Features {
         guard width >= 1, height >= 1, width <= 16384, height <= 16384 else {
@@ -76,16 +76,16 @@ extension ALIKED {
         let (h2, w2) = (hp / 2, wp / 2), (h3, w3) = (hp / 8, wp / 8), (h4, w4) = (hp / 32, wp / 32)
         let block2Flops = flops(block2.conv1.conv, 2) + flops(block2.conv2.conv, 2) + flops(block2.downsample, 2)
         profile.measure("block2 (3x3 \(d.c1)->\(d.c2), 3x3 \(d.c2)->\(d.c2), 1x1) \(w2)x\(h2)", flops: block2Flops) {
-            block2.apply(ws.levelInput.base, height: h2, width: w2, into: ws.x2.base, temp: ws.temp.base, scratch: ws.scratch)
+            block2.apply(ws.levelInput.base, height: h2, width: w2, into: ws.x2.base, temp: ws.temp.base, scratch: ws.scratches)
         }
         traced("block2", ws.x2.base, [h2, w2, d.c2])
         profile.measure("pool 4x4 (1)") { averagePool(ws.x2.base, height: h2, width: w2, channels: d.c2, k: 4, into: ws.levelInput.base) }
         block3.apply(ws.levelInput.base, height: h3, width: w3, into: ws.x3.base, temp: ws.temp.base, offsets: ws.offsets.base,
-                     scratch: ws.scratch, trace: trace, name: "block3", profile: profile)
+                     scratch: ws.scratches, trace: trace, name: "block3", profile: profile)
         traced("block3", ws.x3.base, [h3, w3, d.c3])
         profile.measure("pool 4x4 (2)") { averagePool(ws.x3.base, height: h3, width: w3, channels: d.c3, k: 4, into: ws.levelInput.base) }
         block4.apply(ws.levelInput.base, height: h4, width: w4, into: ws.x4.base, temp: ws.temp.base, offsets: ws.offsets.base,
-                     scratch: ws.scratch, trace: trace, name: "block4", profile: profile)
+                     scratch: ws.scratches, trace: trace, name: "block4", profile: profile)
         traced("block4", ws.x4.base, [h4, w4, d.c4])
 
         // Aggregation of levels 2-4: a_i = SELU(conv_i(x_i)), and score_head.0's share of each.
@@ -93,10 +93,10 @@ extension ALIKED {
             let (lh, lw) = (hp / scale, wp / scale), level = i + 1
             profile.measure(label("conv\(level + 1) + score_head.0 share", aggregation[level], scale),
                             flops: flops(aggregation[level], scale) + flops(scoreProjection[level], scale)) {
-                convolve(aggregation[level], map, height: lh, width: lw, into: ws.aggregated[i].base, scratch: ws.scratch,
+                convolve(aggregation[level], map, height: lh, width: lw, into: ws.aggregated[i].base, scratch: ws.scratches,
                          activation: .selu)
                 convolve(scoreProjection[level], ws.aggregated[i].base, height: lh, width: lw, into: ws.projected[i].base,
-                         scratch: ws.scratch)
+                         scratch: ws.scratches)
             }
         }
         let features = AggregatedFeatures(x1: ws.x1.base, levels: ws.aggregated.map { UnsafePointer($0.base) }, conv1: aggregation[0],
@@ -110,14 +110,14 @@ extension ALIKED {
             addUpsampledScoreShares(ws: ws, hp: hp, wp: wp)
         }
         profile.measure(label("score_head.2", scoreHead.0, 1), flops: flops(scoreHead.0, 1)) {
-            convolve(scoreHead.0, ws.score.base, height: hp, width: wp, into: ws.temp.base, scratch: ws.scratch, activation: .selu)
+            convolve(scoreHead.0, ws.score.base, height: hp, width: wp, into: ws.temp.base, scratch: ws.scratches, activation: .selu)
         }
         profile.measure(label("score_head.4", scoreHead.1, 1), flops: flops(scoreHead.1, 1)) {
-            convolve(scoreHead.1, ws.temp.base, height: hp, width: wp, into: ws.score.base, scratch: ws.scratch, activation: .selu)
+            convolve(scoreHead.1, ws.temp.base, height: hp, width: wp, into: ws.score.base, scratch: ws.scratches, activation: .selu)
         }
         let logits = ws.temp.base
         profile.measure(label("score_head.6", scoreHead.2, 1), flops: flops(scoreHead.2, 1)) {
-            convolve(scoreHead.2, ws.score.base, height: hp, width: wp, into: logits, scratch: ws.scratch)
+            convolve(scoreHead.2, ws.score.base, height: hp, width: wp, into: logits, scratch: ws.scratches)
         }
         traced("score_logits", logits, [hp, wp, 1])
         let scoreMap = ws.scoreMap.base
@@ -161,10 +161,10 @@ extension ALIKED {
                 let y0 = band * rows, bandRows = y0..<(y0 + rows)
                 let halo = max(y0 - 1, 0)..<min(y0 + rows + 1, hp)
                 let first = scratch.map.reserve(halo.count * wp * c1)
-                convolve(block1.0, input: padded, width: wp, rows: halo, into: first, activation: .selu, scratch: scratch.scratch)
+                convolve(block1.0, input: padded, width: wp, rows: halo, into: first, activation: .selu, scratch: [scratch.scratch])
                 let out = x1 + y0 * wp * c1
                 block1.1.apply(input: MapRows(base: first, firstRow: halo.lowerBound, validRows: halo), width: wp, rows: bandRows,
-                               output: out, activation: .selu, scratch: scratch.scratch)
+                               output: out, activation: .selu, scratch: [scratch.scratch])
                 averagePool(out, height: rows, width: wp, channels: c1, k: 2, into: pooled + (y0 / 2) * (wp / 2) * c1)
                 let a1 = scratch.rows.reserve(rows * wp * q)
                 aggregation[0].apply(input: MapRows(base: x1, firstRow: 0, validRows: 0..<hp), width: wp, rows: bandRows,
@@ -202,7 +202,7 @@ extension ALIKED {
         let hp = features.height, wp = features.width, q = features.quarter, dim = 4 * q
         var a1 = [Float](repeating: 0, count: hp * wp * q)
         a1.withUnsafeMutableBufferPointer {
-            convolve(aggregation[0], ws.x1.base, height: hp, width: wp, into: $0.baseAddress!, scratch: ws.scratch, activation: .selu)
+            convolve(aggregation[0], ws.x1.base, height: hp, width: wp, into: $0.baseAddress!, scratch: ws.scratches, activation: .selu)
         }
         trace("x1", a1, [hp, wp, q])
         for (i, scale) in [2, 8, 32].enumerated() {
@@ -601,10 +601,11 @@ final class ALIKEDWorkspace {
     let aggregated = (0..<3).map { _ in ScratchBuffer() }  // a2, a3, a4: [level pixels, dim / 4]
     let projected = (0..<3).map { _ in ScratchBuffer() }  // score_head.0's share of levels 2-4: [level pixels, 8]
     let offsets = ScratchBuffer()  // [hp/8 * wp/8, 18]: a deformable layer's offsets
-    let scratch = ScratchBuffer()  // im2col / Winograd scratch of the whole-map layers
     let scoreMap = ScratchBuffer()  // [h * w]: the cropped score map
     let nms = (0..<6).map { _ in ScratchBuffer() }  // [h * w] each: the NMS map and its work buffers
     let workers = (0..<Parallel.workers).map { _ in ALIKEDWorkerScratch() }
+    /// The workers' im2col / Winograd scratch, for whole-map layers run in bands.
+    var scratches: [ScratchBuffer] { workers.map(\.scratch) }
 
     func reserve(hp: Int, wp: Int, height: Int, width: Int, dims d: ALIKEDVariant.Dimensions) {
         let pixels = hp * wp, q = d.dim / 4
@@ -626,27 +627,33 @@ final class ALIKEDWorkspace {
 
 // MARK: - Map helpers (NHWC)
 
-/// A stride-1 "same" convolution of a whole `height x width x inChannels` map into `output`, in
-/// bands of rows; `scratch` grows to one band's im2col matrix.
+/// A stride-1 "same" convolution of a whole `height x width x inChannels` map into `output`;
+/// see ``convolve(_:input:width:rows:into:activation:scratch:)``.
 func convolve(_ conv: Conv2D, _ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
-              scratch: ScratchBuffer, activation: ConvActivation = .none) {
+              scratch: [ScratchBuffer], activation: ConvActivation = .none) {
     convolve(conv, input: MapRows(base: x, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height, into: output,
              activation: activation, scratch: scratch)
 }
 
-/// Output rows `rows` of a stride-1 "same" convolution into `output`, in bands of at most 16384
-/// pixels (each band's im2col matrix in `scratch`).
+/// Output rows `rows` of a stride-1 "same" convolution into `output`. A 1x1 kernel is one GEMM
+/// (split over the workers); a larger one runs in bands of rows whose im2col matrix stays in a
+/// core's L2 cache (about 1 MB: with thin layers, OpenBLAS ran several times slower on bands
+/// of 16K pixels than on 3K), one band at a time per worker, with `scratch[worker]`.
 func convolve(_ conv: Conv2D, input: MapRows, width: Int, rows: Range<Int>, into output: UnsafeMutablePointer<Float>,
-              activation: ConvActivation, scratch: ScratchBuffer) {
+              activation: ConvActivation, scratch: [ScratchBuffer]) {
     guard !rows.isEmpty, width > 0 else { return }
-    let band = max(1, min(rows.count, 16384 / max(width, 1)))
-    let buffer = scratch.reserve(max(1, conv.scratchCount(bandPixels: band * width)))
-    var y0 = rows.lowerBound
-    while y0 < rows.upperBound {
-        let part = y0..<min(y0 + band, rows.upperBound)
-        conv.apply(input: input, width: width, rows: part, output: output + (y0 - rows.lowerBound) * width * conv.outChannels,
-                   activation: activation, scratch: buffer)
-        y0 = part.upperBound
+    if conv.kernelSize == 1 {
+        return conv.apply(input: input, width: width, rows: rows, output: output, activation: activation, scratch: nil)
+    }
+    let bandRows = max(1, min(rows.count, (1 << 18) / max(conv.patchSize, 1) / width))
+    let bands = (rows.count + bandRows - 1) / bandRows
+    Parallel.forEachChunk(bands) { band, worker in
+        let first = rows.lowerBound + band * bandRows, part = first..<min(first + bandRows, rows.upperBound)
+        let buffer = scratch[worker].reserve(conv.scratchCount(bandPixels: bandRows * width))
+        Parallel.serially {
+            conv.apply(input: input, width: width, rows: part, output: output + (first - rows.lowerBound) * width * conv.outChannels,
+                       activation: activation, scratch: buffer)
+        }
     }
 }
 

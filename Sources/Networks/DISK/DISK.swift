@@ -93,14 +93,14 @@ extension DISK: ProfilableDetector {
 
 extension DISK.Unit {
     /// The unit's convolution of an `height x width x inChannels` map into `output`; `scratch`
-    /// grows to what the algorithm needs.
+    /// (one buffer per worker) grows to what the algorithm needs.
     func convolve(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
-                  scratch: ScratchBuffer) {
+                  scratch: [ScratchBuffer]) {
         guard let winograd else {
             return Networks.convolve(conv, x, height: height, width: width, into: output, scratch: scratch)
         }
         winograd.apply(input: MapRows(base: x, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
-                       output: output, scratch: scratch.reserve(winograd.scratchCount))
+                       output: output, scratch: scratch[0].reserve(winograd.scratchCount))
     }
 
     /// InstanceNorm + PReLU in place on `pixels x inChannels` values (nothing for the bare first
@@ -116,5 +116,5 @@ final class DISKWorkspace {
     let levels = (0..<5).map { _ in ScratchBuffer() }  // [(hp >> i) * (wp >> i), 16 | 32 | 64 | 64 | 64]: down-path outputs
     let input = ScratchBuffer()  // [hp * wp, 80] at most: a unit's input (image, pooled or concatenated map)
     let output = ScratchBuffer()  // [hp * wp, 129] at most: the up-path outputs (each read before the next is written)
-    let im2col = ScratchBuffer()  // [band * wp, 25 * 80]: the convolutions' patch matrix for one band of rows
+    let scratch = (0..<Parallel.workers).map { _ in ScratchBuffer() }  // per worker: im2col bands; the first: Winograd tiles
 }

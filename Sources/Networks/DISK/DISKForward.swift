@@ -65,7 +65,7 @@ extension DISK {
             if unit.slopes != nil { profile.measure("down\(i) norm+prelu") { unit.normalise(input, pixels: h * w) } }
             if i == 1 { traced("down1_prelu", input, [h, w, cin]) }
             profile.measure(Self.convName("down\(i)", unit, h, w), flops: Self.convFlops(unit.conv, h, w)) {
-                unit.convolve(input, height: h, width: w, into: level, scratch: ws.im2col)
+                unit.convolve(input, height: h, width: w, into: level, scratch: ws.scratch)
             }
             traced("down\(i)", level, [h, w, unit.conv.outChannels])
         }
@@ -82,7 +82,7 @@ extension DISK {
             }
             profile.measure("up\(j) norm+prelu") { unit.normalise(input, pixels: h * w) }
             profile.measure(Self.convName("up\(j)", unit, h, w), flops: Self.convFlops(unit.conv, h, w)) {
-                unit.convolve(input, height: h, width: w, into: output, scratch: ws.im2col)
+                unit.convolve(input, height: h, width: w, into: output, scratch: ws.scratch)
             }
             traced("up\(j)", output, [h, w, unit.conv.outChannels])
         }
