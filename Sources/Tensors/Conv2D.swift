@@ -50,7 +50,7 @@ public struct Conv2D: Sendable {
 
     /// Scratch floats ``apply(input:rows:height:width:output:relu:scratch:scratchCount:)`` needs
     /// for a band of `bandPixels` output pixels (0 for 1x1 kernels).
-    public func scratchCount(bandPixels: Int) -> Int { kernelSize == 1 ? 0 : bandPixels * patchSize }
+    public func scratchCount(bandPixels: Int) -> Int { kernelSize == 1 || outChannels == 1 ? 0 : bandPixels * patchSize }
 }
 
 /// The rows of an NHWC map that a band computation may read. Rows outside `validRows` are the
@@ -111,6 +111,19 @@ extension Conv2D {
                     }
                     return
                 }
+                if outChannels == 1 {
+                    // One output channel: a GEMM with N = 1 ran at a fraction of OpenBLAS's speed and
+                    // needed the whole im2col matrix; each output is k dot products of contiguous runs.
+                    let parts = max(1, min(Parallel.concurrency, rows.count))
+                    Parallel.forEachChunk(parts) { part, _ in
+                        let partRows = Parallel.range(part, of: parts, count: rows.count)
+                        singleOutput(input: input, width: width,
+                                     rows: (rows.lowerBound + partRows.lowerBound)..<(rows.lowerBound + partRows.upperBound),
+                                     weights: weights, bias: bias[0], activation: activation,
+                                     into: output + partRows.lowerBound * width)
+                    }
+                    return
+                }
                 guard let scratch else { preconditionFailure("Conv2D.apply: a \(kernelSize)x\(kernelSize) kernel needs scratch") }
                 // Parts of whole image rows, each building its own rows of the im2col matrix.
                 let parts = max(1, min(Parallel.concurrency, rows.count))
@@ -125,6 +138,38 @@ extension Conv2D {
                           b: weights, ldb: outChannels, c: out, ldc: outChannels)
                     addBias(bias, channels: outChannels, pixels: partPixels, activation: activation, data: out)
                 }
+            }
+        }
+    }
+
+    /// Rows `rows` of a convolution with one output channel: per pixel, one dot product per kernel
+    /// row over its `k * Cin` contiguous inputs (taps in the padding skipped), then bias and
+    /// activation.
+    func singleOutput(input: MapRows, width: Int, rows: Range<Int>, weights: UnsafePointer<Float>, bias: Float,
+                      activation: ConvActivation, into out: UnsafeMutablePointer<Float>) {
+        let k = kernelSize, pad = k / 2, cin = inChannels, run = k * cin
+        for (bandRow, y) in rows.enumerated() {
+            let dst = out + bandRow * width
+            for x in 0..<width { dst[x] = bias }
+            for ky in 0..<k {
+                let iy = y + ky - pad
+                guard input.validRows.contains(iy) else { continue }
+                let src = input.base + (iy - input.firstRow) * width * cin, w = weights + ky * run
+                for x in 0..<width {
+                    let x0 = x - pad
+                    if x0 >= 0 && x0 + k <= width {
+                        dst[x] += dot(src + x0 * cin, w, count: run)
+                    } else {
+                        for kx in 0..<k where x0 + kx >= 0 && x0 + kx < width {
+                            dst[x] += dot(src + (x0 + kx) * cin, w + kx * cin, count: cin)
+                        }
+                    }
+                }
+            }
+            switch activation {
+            case .none: break
+            case .relu: for x in 0..<width { dst[x] = max(dst[x], 0) }
+            case .selu: seluSerial(dst, count: width)
             }
         }
     }
@@ -197,6 +242,23 @@ public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, ac
             for c in 0..<channels { row[c] += bias[c] }
         }
     }
+}
+
+/// Dot product of `count` floats, eight lanes at a time.
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var sum = FloatVector.zero
+    var i = 0
+    while i + 8 <= count {
+        sum += loadVector(a + i) * loadVector(b + i)
+        i += 8
+    }
+    var total = horizontalSum(sum)
+    while i < count {
+        total += a[i] * b[i]
+        i += 1
+    }
+    return total
 }
 
 /// Copies `count` (at most 64) floats eight at a time, the last vector overlapping when needed.

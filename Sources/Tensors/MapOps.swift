@@ -47,15 +47,26 @@ public func slidingMax(
     // Rows are independent in each pass (and max is exact), so both split over the workers with
     // results identical to a serial run.
     RowParallel.forEach(rows: height, minRowsPerWorker: 16) { rows in
+        // Interior pixels eight at a time (the window lies inside the row), the edges one by one.
+        let vectorEnd = width - radius - 8
         for y in rows {
             let src = input + y * width, dst = temp + y * width
-            for x in 0..<width {
+            func scalar(_ x: Int) {
                 let lo = max(x - radius, 0), hi = min(x + radius, width - 1)
                 var m = src[lo]
                 var i = lo + 1
                 while i <= hi { m = max(m, src[i]); i += 1 }
                 dst[x] = m
             }
+            var x = 0
+            while x < min(radius, width) { scalar(x); x += 1 }
+            while x <= vectorEnd {
+                var m = loadVector(src + x - radius)
+                for k in (1 - radius)...radius { m = vectorMax(m, loadVector(src + x + k)) }
+                storeVector(m, dst + x)
+                x += 8
+            }
+            while x < width { scalar(x); x += 1 }
         }
     }
     RowParallel.forEach(rows: height, minRowsPerWorker: 16) { rows in
@@ -84,16 +95,39 @@ public func simpleNMS(
     masked: UnsafeMutablePointer<Float>, maskedMax: UnsafeMutablePointer<Float>
 ) {
     let n = height * width
+    // The element-wise steps, eight at a time and split over the workers (exact, like max).
+    func elementwise(_ body: (_ i: Int) -> Void, _ vector: (_ i: Int) -> Void) {
+        let chunks = n >= 1 << 16 ? Parallel.concurrency : 1
+        Parallel.forEachChunk(chunks) { chunk, _ in
+            let range = Parallel.range(chunk, of: chunks, count: n)
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound { vector(i); i += 8 }
+            while i < range.upperBound { body(i); i += 1 }
+        }
+    }
+    let zero = FloatVector.zero, one = FloatVector(repeating: 1)
     slidingMax(scores, height: height, width: width, radius: r, temp: temp, output: pooled)
-    for i in 0..<n { keep[i] = scores[i] == pooled[i] ? 1 : 0 }
+    elementwise({ keep[$0] = scores[$0] == pooled[$0] ? 1 : 0 }) {
+        storeVector(zero.replacing(with: one, where: loadVector(scores + $0) .== loadVector(pooled + $0)), keep + $0)
+    }
     for _ in 0..<2 {
         // `pooled` holds the suppression mask: within r of a current survivor.
         slidingMax(keep, height: height, width: width, radius: r, temp: temp, output: pooled)
-        for i in 0..<n { masked[i] = pooled[i] > 0 ? 0 : scores[i] }
+        elementwise({ masked[$0] = pooled[$0] > 0 ? 0 : scores[$0] }) {
+            storeVector(loadVector(scores + $0).replacing(with: 0, where: loadVector(pooled + $0) .> zero), masked + $0)
+        }
         slidingMax(masked, height: height, width: width, radius: r, temp: temp, output: maskedMax)
-        for i in 0..<n where keep[i] == 0 && pooled[i] <= 0 && masked[i] == maskedMax[i] { keep[i] = 1 }
+        elementwise({ i in
+            if keep[i] == 0 && pooled[i] <= 0 && masked[i] == maskedMax[i] { keep[i] = 1 }
+        }) { i in
+            let k = loadVector(keep + i), m = loadVector(masked + i)
+            let admit = (k .== zero) .& (loadVector(pooled + i) .<= zero) .& (m .== loadVector(maskedMax + i))
+            storeVector(k.replacing(with: one, where: admit), keep + i)
+        }
     }
-    for i in 0..<n where keep[i] == 0 { scores[i] = 0 }
+    elementwise({ if keep[$0] == 0 { scores[$0] = 0 } }) {
+        storeVector(loadVector(scores + $0).replacing(with: 0, where: loadVector(keep + $0) .== zero), scores + $0)
+    }
 }
 
 /// Softmax over the first `channels` of every `stride`-float pixel row, in place
