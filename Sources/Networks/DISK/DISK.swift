@@ -41,7 +41,37 @@ public final class DISK: Sendable {
 
     let down: [Unit]  // path_down.0 ... .4: 3 -> 16, 16 -> 32, 32 -> 64, 64 -> 64, 64 -> 64
     let up: [Unit]  // path_up.0 ... .3: 128 -> 64, 128 -> 64, 96 -> 64, 80 -> 129
+    let head: OutputHead  // path_up.3's convolution split into its heatmap and descriptor channels
     let workspaces = WorkspacePool { DISKWorkspace() }
+
+    /// The last convolution (80 -> 129, 5x5), evaluated only where its outputs are used: the
+    /// heatmap channel densely, the 128 descriptor channels at the selected keypoints only.
+    ///
+    /// The heatmap is a 5x5 convolution with one output, i.e. the sum over the 25 taps of the
+    /// input's dot product with that tap's weights, taken at the tap's offset. The 25 dot products
+    /// per pixel are one GEMM [pixels, 80] x [80, 25]; then each output adds 25 of them. With the
+    /// descriptors at 2048 keypoints, about 1/100 of the dense 129-channel convolution's work.
+    struct OutputHead: Sendable {
+        let inChannels: Int
+        let tapWeights: [Float]  // [25, inChannels]: the heatmap channel's weights, tap by tap
+        let heatBias: Float
+        let descriptorWeights: [Float]  // [25 * inChannels, 128]: im2col rows (tap, channel) x descriptor channels
+        let descriptorBias: [Float]  // [128]
+
+        init(_ conv: Conv2D) {
+            let cin = conv.inChannels, cout = conv.outChannels, dim = cout - 1, taps = conv.kernelSize * conv.kernelSize
+            inChannels = cin
+            var tap = [Float](repeating: 0, count: taps * cin), descriptor = [Float](repeating: 0, count: taps * cin * dim)
+            for row in 0..<(taps * cin) {
+                tap[row] = conv.gemmWeights[row * cout + dim]
+                for c in 0..<dim { descriptor[row * dim + c] = conv.gemmWeights[row * cout + c] }
+            }
+            tapWeights = tap
+            descriptorWeights = descriptor
+            heatBias = conv.bias[dim]
+            descriptorBias = Array(conv.bias[0..<dim])
+        }
+    }
 
     /// Binds the U-Net state dict (names `unet.path_down.*`, `unet.path_up.*`, as kornia loads
     /// them from the `extractor` entry of the official file).
@@ -60,6 +90,7 @@ public final class DISK: Sendable {
         }
         down = try Self.downChannels.enumerated().map { try unit(down: true, $0.offset, $0.element) }
         up = try Self.upChannels.enumerated().map { try unit(down: false, $0.offset, $0.element) }
+        head = OutputHead(up[up.count - 1].conv)
         try store.finish()
     }
 
@@ -115,6 +146,8 @@ extension DISK.Unit {
 final class DISKWorkspace {
     let levels = (0..<5).map { _ in ScratchBuffer() }  // [(hp >> i) * (wp >> i), 16 | 32 | 64 | 64 | 64]: down-path outputs
     let input = ScratchBuffer()  // [hp * wp, 80] at most: a unit's input (image, pooled or concatenated map)
-    let output = ScratchBuffer()  // [hp * wp, 129] at most: the up-path outputs (each read before the next is written)
+    let output = ScratchBuffer()  // [hp/2 * wp/2, 64]: up-path outputs 0-2 (each read before the next is written); [hp * wp, 129] when traced
+    let heat = ScratchBuffer()  // [h * w]: the cropped heatmap
+    let patches = ScratchBuffer()  // [keypoints, 25 * 80]: the last convolution's inputs at the keypoints
     let scratch = (0..<Parallel.workers).map { _ in ScratchBuffer() }  // per worker: im2col bands; the first: Winograd tiles
 }
