@@ -25,13 +25,8 @@ public struct WinogradConv3x3: Sendable {
     public let bias: [Float]
 
     /// Output tiles per GEMM batch: large enough for OpenBLAS to reach full speed, small enough
-    /// for the transformed input and products to stay in the last-level cache. 512 tiles for 64
-    /// input and output channels; thinner layers get proportionally more tiles (the same batch
-    /// size in bytes), as OpenBLAS needs longer matrices to reach speed when they are thin (16
-    /// channels: about 37 GFLOP/s with 512 tiles, 65 with 2048).
-    public static func tilesPerBatch(inChannels: Int, outChannels: Int) -> Int {
-        max(512, 512 * 128 / max(inChannels + outChannels, 1) / 64 * 64)
-    }
+    /// for the transformed input and products to stay in the last-level cache.
+    public static let tilesPerBatch = 512
 
     /// Transforms the weights of a 3x3 ``Conv2D``.
     public init(_ conv: Conv2D) {
@@ -49,8 +44,7 @@ public struct WinogradConv3x3: Sendable {
 
     /// Scratch floats for a layer with these channel counts: one batch per worker.
     public static func scratchCount(inChannels: Int, outChannels: Int) -> Int {
-        winogradScratchCount(positions: 16, tilesPerBatch: tilesPerBatch(inChannels: inChannels, outChannels: outChannels),
-                             inChannels: inChannels, outChannels: outChannels)
+        winogradScratchCount(positions: 16, tilesPerBatch: tilesPerBatch, inChannels: inChannels, outChannels: outChannels)
     }
 
     /// Computes output rows `rows` (`rows.lowerBound` even) with bias and optional ReLU.
@@ -69,8 +63,7 @@ public struct WinogradConv3x3: Sendable {
             let bias = b.baseAddress!
             runWinogradTiles(
                 tileSide: 2, input: input, width: width, rows: rows, inChannels: cin, outChannels: cout,
-                tilesPerBatch: Self.tilesPerBatch(inChannels: cin, outChannels: cout), transformedWeights: transformedWeights,
-                scratch: scratch, extra: 0,
+                tilesPerBatch: Self.tilesPerBatch, transformedWeights: transformedWeights, scratch: scratch, extra: 0,
                 inputTransform: { patch, v, stride, _ in inputTransform(patch, channels: cin, into: v, stride: stride) },
                 outputTransform: { ty, tx, products, stride, _ in
                     let oy = 2 * ty, ox = 2 * tx  // relative to rows.lowerBound
