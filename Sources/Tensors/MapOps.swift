@@ -223,13 +223,14 @@ public func seluSerial(_ data: UnsafeMutablePointer<Float>, count: Int) {
 let seluScale: Float = 1.0507009873554804934193349852946
 let seluNegativeScale: Float = 1.6732632423543772848170429916717 * seluScale
 
-/// SELU of eight lanes: the negative branch from ``softmaxExp(_:)`` of min(x, 0) (which is made
-/// for arguments at most 0), absolute error about 1.2e-7 like the exponential's.
+/// SELU of eight lanes: the negative branch from ``softmaxExp(_:)`` (made for arguments at most
+/// 0), absolute error about 1.2e-7 like the exponential's. Positive lanes go through the
+/// exponential too (no clamp to 0 first) and are then replaced: above about 88 they give
+/// meaningless values, never used.
 @inline(__always)
 func seluVector(_ x: FloatVector) -> FloatVector {
-    let negative = x .<= 0
-    let below = (softmaxExp(x.replacing(with: 0, where: .!negative)) - FloatVector(repeating: 1)) * FloatVector(repeating: seluNegativeScale)
-    return (x * FloatVector(repeating: seluScale)).replacing(with: below, where: negative)
+    let below = (softmaxExp(x) - FloatVector(repeating: 1)) * FloatVector(repeating: seluNegativeScale)
+    return (x * FloatVector(repeating: seluScale)).replacing(with: below, where: x .<= 0)
 }
 
 @inline(__always)
