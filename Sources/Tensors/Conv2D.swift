@@ -50,7 +50,7 @@ public struct Conv2D: Sendable {
 
     /// Scratch floats ``apply(input:rows:height:width:output:relu:scratch:scratchCount:)`` needs
     /// for a band of `bandPixels` output pixels (0 for 1x1 kernels).
-    public func scratchCount(bandPixels: Int) -> Int { kernelSize == 1 ? 0 : bandPixels * patchSize }
+    public func scratchCount(bandPixels: Int) -> Int { kernelSize == 1 || outChannels == 1 ? 0 : bandPixels * patchSize }
 }
 
 /// The rows of an NHWC map that a band computation may read. Rows outside `validRows` are the
@@ -71,6 +71,13 @@ public struct MapRows {
     }
 }
 
+/// The activation a convolution applies to its output, after the bias, while it is in cache.
+public enum ConvActivation: Sendable {
+    case none, relu
+    /// torch.selu (see ``seluInPlace(_:count:)``).
+    case selu
+}
+
 extension Conv2D {
     /// Computes output rows `rows` of the convolution into `output` (row `rows.lowerBound` first,
     /// `rows.count * width * outChannels` floats), adding the bias and optionally applying ReLU.
@@ -79,6 +86,15 @@ extension Conv2D {
     public func apply(
         input: MapRows, width: Int, rows: Range<Int>,
         output: UnsafeMutablePointer<Float>, relu: Bool,
+        scratch: UnsafeMutablePointer<Float>?
+    ) {
+        apply(input: input, width: width, rows: rows, output: output, activation: relu ? .relu : .none, scratch: scratch)
+    }
+
+    /// ``apply(input:width:rows:output:relu:scratch:)`` with any ``ConvActivation``.
+    public func apply(
+        input: MapRows, width: Int, rows: Range<Int>,
+        output: UnsafeMutablePointer<Float>, activation: ConvActivation,
         scratch: UnsafeMutablePointer<Float>?
     ) {
         let pixels = rows.count * width
@@ -90,8 +106,21 @@ extension Conv2D {
                     let a = input.base + (rows.lowerBound - input.firstRow) * width * inChannels
                     parallelSgemm(m: pixels, n: outChannels, k: inChannels, a: a, lda: inChannels,
                                   b: weights, ldb: outChannels, c: output, ldc: outChannels) { part in
-                        addBias(bias, channels: outChannels, pixels: part.count, relu: relu,
+                        addBias(bias, channels: outChannels, pixels: part.count, activation: activation,
                                 data: output + part.lowerBound * outChannels)
+                    }
+                    return
+                }
+                if outChannels == 1 {
+                    // One output channel: a GEMM with N = 1 ran at a fraction of OpenBLAS's speed and
+                    // needed the whole im2col matrix; each output is k dot products of contiguous runs.
+                    let parts = max(1, min(Parallel.concurrency, rows.count))
+                    Parallel.forEachChunk(parts) { part, _ in
+                        let partRows = Parallel.range(part, of: parts, count: rows.count)
+                        singleOutput(input: input, width: width,
+                                     rows: (rows.lowerBound + partRows.lowerBound)..<(rows.lowerBound + partRows.upperBound),
+                                     weights: weights, bias: bias[0], activation: activation,
+                                     into: output + partRows.lowerBound * width)
                     }
                     return
                 }
@@ -107,8 +136,40 @@ extension Conv2D {
                            rows: (rows.lowerBound + partRows.lowerBound)..<(rows.lowerBound + partRows.upperBound), into: patches)
                     sgemm(m: partPixels, n: outChannels, k: patchSize, a: patches, lda: patchSize,
                           b: weights, ldb: outChannels, c: out, ldc: outChannels)
-                    addBias(bias, channels: outChannels, pixels: partPixels, relu: relu, data: out)
+                    addBias(bias, channels: outChannels, pixels: partPixels, activation: activation, data: out)
                 }
+            }
+        }
+    }
+
+    /// Rows `rows` of a convolution with one output channel: per pixel, one dot product per kernel
+    /// row over its `k * Cin` contiguous inputs (taps in the padding skipped), then bias and
+    /// activation.
+    func singleOutput(input: MapRows, width: Int, rows: Range<Int>, weights: UnsafePointer<Float>, bias: Float,
+                      activation: ConvActivation, into out: UnsafeMutablePointer<Float>) {
+        let k = kernelSize, pad = k / 2, cin = inChannels, run = k * cin
+        for (bandRow, y) in rows.enumerated() {
+            let dst = out + bandRow * width
+            for x in 0..<width { dst[x] = bias }
+            for ky in 0..<k {
+                let iy = y + ky - pad
+                guard input.validRows.contains(iy) else { continue }
+                let src = input.base + (iy - input.firstRow) * width * cin, w = weights + ky * run
+                for x in 0..<width {
+                    let x0 = x - pad
+                    if x0 >= 0 && x0 + k <= width {
+                        dst[x] += dot(src + x0 * cin, w, count: run)
+                    } else {
+                        for kx in 0..<k where x0 + kx >= 0 && x0 + kx < width {
+                            dst[x] += dot(src + (x0 + kx) * cin, w + kx * cin, count: cin)
+                        }
+                    }
+                }
+            }
+            switch activation {
+            case .none: break
+            case .relu: for x in 0..<width { dst[x] = max(dst[x], 0) }
+            case .selu: seluSerial(dst, count: width)
             }
         }
     }
@@ -129,12 +190,14 @@ extension Conv2D {
                     continue
                 }
                 let src = input.base + (iy - input.firstRow) * rowStride
+                let run = k * cin
                 for x in 0..<width {
                     let d = dst + (bandRow * width + x) * patch + tapBase
                     let x0 = x - pad
                     if x0 >= 0 && x0 + k <= width {
-                        // The k taps of this kernel row are k adjacent pixels: one contiguous run.
-                        d.update(from: src + x0 * cin, count: k * cin)
+                        // The k taps of this kernel row are k adjacent pixels: one contiguous run,
+                        // copied inline when short (a memmove call per run cost more than the copy).
+                        if run <= 64 { copyShortRun(from: src + x0 * cin, to: d, count: run) } else { d.update(from: src + x0 * cin, count: run) }
                     } else {
                         for kx in 0..<k {
                             let ix = x0 + kx
@@ -154,7 +217,21 @@ extension Conv2D {
 /// `data[p][c] += bias[c]` for `pixels` rows of `channels` values, then `max(0, .)` if `relu`.
 @inline(__always)
 public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, relu: Bool, data: UnsafeMutablePointer<Float>) {
-    if relu {
+    addBias(bias, channels: channels, pixels: pixels, activation: relu ? .relu : .none, data: data)
+}
+
+/// `data[p][c] += bias[c]` for `pixels` rows of `channels` values, then the activation (on the
+/// calling thread).
+@inline(__always)
+public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, activation: ConvActivation,
+                    data: UnsafeMutablePointer<Float>) {
+    if activation == .selu {
+        for p in 0..<pixels {
+            let row = data + p * channels
+            for c in 0..<channels { row[c] += bias[c] }
+        }
+        seluSerial(data, count: pixels * channels)
+    } else if activation == .relu {
         for p in 0..<pixels {
             let row = data + p * channels
             for c in 0..<channels { row[c] = max(row[c] + bias[c], 0) }
@@ -165,6 +242,38 @@ public func addBias(_ bias: UnsafePointer<Float>, channels: Int, pixels: Int, re
             for c in 0..<channels { row[c] += bias[c] }
         }
     }
+}
+
+/// Dot product of `count` floats, eight lanes at a time.
+@inline(__always)
+func dot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) -> Float {
+    var sum = FloatVector.zero
+    var i = 0
+    while i + 8 <= count {
+        sum += loadVector(a + i) * loadVector(b + i)
+        i += 8
+    }
+    var total = horizontalSum(sum)
+    while i < count {
+        total += a[i] * b[i]
+        i += 1
+    }
+    return total
+}
+
+/// Copies `count` (at most 64) floats eight at a time, the last vector overlapping when needed.
+@inline(__always)
+func copyShortRun(from src: UnsafePointer<Float>, to dst: UnsafeMutablePointer<Float>, count: Int) {
+    guard count >= 8 else {
+        for i in 0..<count { dst[i] = src[i] }
+        return
+    }
+    var i = 0
+    while i + 8 <= count {
+        storeVector(loadVector(src + i), dst + i)
+        i += 8
+    }
+    if i < count { storeVector(loadVector(src + count - 8), dst + count - 8) }
 }
 
 /// Direct six-loop convolution (NHWC, same padding) used to check the GEMM path.

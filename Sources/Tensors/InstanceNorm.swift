@@ -6,52 +6,72 @@
 /// (biased) variance, `(x - mean) / sqrt(var + epsilon)`, then applies PReLU with one slope per
 /// channel (`x >= 0 ? x : slope * x`); `slopes` nil skips the PReLU.
 ///
-/// Reads the map twice (statistics, then the update); channels are spread over `Parallel`.
+/// Reads the map twice, both times pixel by pixel (whole rows of channels, spread over
+/// `Parallel` in blocks of pixels): once for the statistics, once for the update.
 public func instanceNormPReLU(_ data: UnsafeMutablePointer<Float>, pixels: Int, channels: Int,
                               slopes: UnsafePointer<Float>?, epsilon: Double = 1e-5) {
     guard pixels > 0, channels > 0 else { return }
-    // Per-channel sums over all pixels, in lanes of channels so each pass reads rows contiguously.
+    // One pass of per-channel sums of d = x - shift and d^2, shift being the first pixel's value:
+    // in Double, with the shift keeping the values near the mean, var = E[d^2] - E[d]^2 loses
+    // nothing a float32 result could show. Blocks have a fixed size, so the sums (added up in
+    // block order) do not depend on the worker count.
+    let blockPixels = 2048, blocks = (pixels + blockPixels - 1) / blockPixels
+    var partial = [Double](repeating: 0, count: blocks * 2 * channels)
     var mean = [Double](repeating: 0, count: channels), scale = [Double](repeating: 0, count: channels)
-    mean.withUnsafeMutableBufferPointer { meanBuffer in
-        scale.withUnsafeMutableBufferPointer { scaleBuffer in
-            let meanOut = meanBuffer.baseAddress!, scaleOut = scaleBuffer.baseAddress!
-            let groups = (channels + 7) / 8
-            Parallel.forEachChunk(groups) { group, _ in
-                let first = group * 8, count = min(8, channels - first)
-                var sum = [Double](repeating: 0, count: count)
-                for p in 0..<pixels {
-                    let row = data + p * channels + first
-                    for c in 0..<count { sum[c] += Double(row[c]) }
-                }
-                var squares = [Double](repeating: 0, count: count)
-                for c in 0..<count { sum[c] /= Double(pixels) }
-                for p in 0..<pixels {
-                    let row = data + p * channels + first
-                    for c in 0..<count {
-                        let d = Double(row[c]) - sum[c]
-                        squares[c] += d * d
+    let shift = (0..<channels).map { Double(data[$0]) }
+    shift.withUnsafeBufferPointer { shiftBuffer in
+        partial.withUnsafeMutableBufferPointer { partialBuffer in
+            let shift = shiftBuffer.baseAddress!, sums = partialBuffer.baseAddress!
+            Parallel.forEachChunk(blocks) { block, _ in
+                let s1 = sums + block * 2 * channels, s2 = s1 + channels
+                let vectorEnd = channels - channels % 8
+                for p in (block * blockPixels)..<min(pixels, (block + 1) * blockPixels) {
+                    let row = data + p * channels
+                    var c = 0
+                    while c < vectorEnd {
+                        let d = SIMD8<Double>(loadVector(row + c)) - loadDoubles(shift + c)
+                        storeDoubles(loadDoubles(s1 + c) + d, s1 + c)
+                        storeDoubles(loadDoubles(s2 + c) + d * d, s2 + c)
+                        c += 8
+                    }
+                    for c in vectorEnd..<channels {
+                        let d = Double(row[c]) - shift[c]
+                        s1[c] += d
+                        s2[c] += d * d
                     }
                 }
-                for c in 0..<count {
-                    meanOut[first + c] = sum[c]
-                    scaleOut[first + c] = 1 / (squares[c] / Double(pixels) + epsilon).squareRoot()
+            }
+            for c in 0..<channels {
+                var s1 = 0.0, s2 = 0.0
+                for block in 0..<blocks {
+                    s1 += sums[block * 2 * channels + c]
+                    s2 += sums[block * 2 * channels + channels + c]
                 }
+                let m = s1 / Double(pixels)
+                mean[c] = shift[c] + m
+                scale[c] = 1 / (max(s2 / Double(pixels) - m * m, 0) + epsilon).squareRoot()
             }
         }
     }
     // The update in Double too: a channel's mean can be large against its spread, and rounding it
     // to Float first would cost several ulps of the normalised values.
     let slope32 = (0..<channels).map { slopes?[$0] ?? 1 }
-    let parts = max(1, min(Parallel.concurrency * 4, pixels / 256))
     mean.withUnsafeBufferPointer { m in
         scale.withUnsafeBufferPointer { s in
             slope32.withUnsafeBufferPointer { a in
                 let m = m.baseAddress!, s = s.baseAddress!, a = a.baseAddress!
-                Parallel.forEachChunk(parts) { part, _ in
-                    let lo = pixels * part / parts, hi = pixels * (part + 1) / parts
-                    for p in lo..<hi {
+                let vectorEnd = channels - channels % 8
+                Parallel.forEachChunk(blocks) { block, _ in
+                    for p in (block * blockPixels)..<min(pixels, (block + 1) * blockPixels) {
                         let row = data + p * channels
-                        for c in 0..<channels {
+                        var c = 0
+                        while c < vectorEnd {
+                            var v = FloatVector((SIMD8<Double>(loadVector(row + c)) - loadDoubles(m + c)) * loadDoubles(s + c))
+                            v.replace(with: v * loadVector(a + c), where: v .< FloatVector.zero)
+                            storeVector(v, row + c)
+                            c += 8
+                        }
+                        for c in vectorEnd..<channels {
                             let v = Float((Double(row[c]) - m[c]) * s[c])
                             row[c] = v >= 0 ? v : a[c] * v
                         }
@@ -60,4 +80,14 @@ public func instanceNormPReLU(_ data: UnsafeMutablePointer<Float>, pixels: Int, 
             }
         }
     }
+}
+
+@inline(__always)
+private func loadDoubles(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
+}
+
+@inline(__always)
+private func storeDoubles(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<Double>.self)
 }

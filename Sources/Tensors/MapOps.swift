@@ -47,15 +47,26 @@ public func slidingMax(
     // Rows are independent in each pass (and max is exact), so both split over the workers with
     // results identical to a serial run.
     RowParallel.forEach(rows: height, minRowsPerWorker: 16) { rows in
+        // Interior pixels eight at a time (the window lies inside the row), the edges one by one.
+        let vectorEnd = width - radius - 8
         for y in rows {
             let src = input + y * width, dst = temp + y * width
-            for x in 0..<width {
+            func scalar(_ x: Int) {
                 let lo = max(x - radius, 0), hi = min(x + radius, width - 1)
                 var m = src[lo]
                 var i = lo + 1
                 while i <= hi { m = max(m, src[i]); i += 1 }
                 dst[x] = m
             }
+            var x = 0
+            while x < min(radius, width) { scalar(x); x += 1 }
+            while x <= vectorEnd {
+                var m = loadVector(src + x - radius)
+                for k in (1 - radius)...radius { m = vectorMax(m, loadVector(src + x + k)) }
+                storeVector(m, dst + x)
+                x += 8
+            }
+            while x < width { scalar(x); x += 1 }
         }
     }
     RowParallel.forEach(rows: height, minRowsPerWorker: 16) { rows in
@@ -70,6 +81,52 @@ public func slidingMax(
                 r += 1
             }
         }
+    }
+}
+
+/// The `simple_nms` of SuperPoint's and ALIKED's references, on a single-channel map in place: a
+/// pixel survives if it equals the maximum of its `(2r+1)^2` window (so equal maxima all
+/// survive); then, twice, pixels not within `r` of a survivor are re-examined with the
+/// suppressed pixels zeroed, and new window maxima among them survive too. Everything else
+/// becomes 0. The five work buffers hold `height * width` floats each.
+public func simpleNMS(
+    _ scores: UnsafeMutablePointer<Float>, height: Int, width: Int, radius r: Int,
+    keep: UnsafeMutablePointer<Float>, pooled: UnsafeMutablePointer<Float>, temp: UnsafeMutablePointer<Float>,
+    masked: UnsafeMutablePointer<Float>, maskedMax: UnsafeMutablePointer<Float>
+) {
+    let n = height * width
+    // The element-wise steps, eight at a time and split over the workers (exact, like max).
+    func elementwise(_ body: (_ i: Int) -> Void, _ vector: (_ i: Int) -> Void) {
+        let chunks = n >= 1 << 16 ? Parallel.concurrency : 1
+        Parallel.forEachChunk(chunks) { chunk, _ in
+            let range = Parallel.range(chunk, of: chunks, count: n)
+            var i = range.lowerBound
+            while i + 8 <= range.upperBound { vector(i); i += 8 }
+            while i < range.upperBound { body(i); i += 1 }
+        }
+    }
+    let zero = FloatVector.zero, one = FloatVector(repeating: 1)
+    slidingMax(scores, height: height, width: width, radius: r, temp: temp, output: pooled)
+    elementwise({ keep[$0] = scores[$0] == pooled[$0] ? 1 : 0 }) {
+        storeVector(zero.replacing(with: one, where: loadVector(scores + $0) .== loadVector(pooled + $0)), keep + $0)
+    }
+    for _ in 0..<2 {
+        // `pooled` holds the suppression mask: within r of a current survivor.
+        slidingMax(keep, height: height, width: width, radius: r, temp: temp, output: pooled)
+        elementwise({ masked[$0] = pooled[$0] > 0 ? 0 : scores[$0] }) {
+            storeVector(loadVector(scores + $0).replacing(with: 0, where: loadVector(pooled + $0) .> zero), masked + $0)
+        }
+        slidingMax(masked, height: height, width: width, radius: r, temp: temp, output: maskedMax)
+        elementwise({ i in
+            if keep[i] == 0 && pooled[i] <= 0 && masked[i] == maskedMax[i] { keep[i] = 1 }
+        }) { i in
+            let k = loadVector(keep + i), m = loadVector(masked + i)
+            let admit = (k .== zero) .& (loadVector(pooled + i) .<= zero) .& (m .== loadVector(maskedMax + i))
+            storeVector(k.replacing(with: one, where: admit), keep + i)
+        }
+    }
+    elementwise({ if keep[$0] == 0 { scores[$0] = 0 } }) {
+        storeVector(loadVector(scores + $0).replacing(with: 0, where: loadVector(keep + $0) .== zero), scores + $0)
     }
 }
 
@@ -122,27 +179,63 @@ public func l2NormalizeRows(_ data: UnsafeMutablePointer<Float>, rows: Int, dim:
 }
 
 /// torch.selu in place: `scale * x` above 0, `scale * alpha * (exp(x) - 1)` at or below, eight
-/// lanes at a time with ``vectorExp(_:)`` (absolute error about 1e-7 near 0, where exp(x) - 1
-/// cancels), split over the workers for large maps.
+/// lanes at a time (absolute error about 2e-7 near 0, where exp(x) - 1 cancels), split over the
+/// workers for large maps.
 public func seluInPlace(_ data: UnsafeMutablePointer<Float>, count: Int) {
-    let scale: Float = 1.0507009873554804934193349852946, negative: Float = 1.6732632423543772848170429916717 * scale
-    func run(_ range: Range<Int>) {
+    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
+    Parallel.forEachChunk(chunks) { chunk, _ in
+        let range = Parallel.range(chunk, of: chunks, count: count)
+        seluSerial(data + range.lowerBound, count: range.count)
+    }
+}
+
+/// `data[i] = selu(data[i] + other[i])` (a residual connection and its activation in one pass),
+/// split over the workers for large maps.
+public func addThenSELU(_ data: UnsafeMutablePointer<Float>, adding other: UnsafePointer<Float>, count: Int) {
+    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
+    Parallel.forEachChunk(chunks) { chunk, _ in
+        let range = Parallel.range(chunk, of: chunks, count: count)
         var i = range.lowerBound
-        let s = FloatVector(repeating: scale), n = FloatVector(repeating: negative), one = FloatVector(repeating: 1)
         while i + 8 <= range.upperBound {
-            let x = loadVector(data + i)
-            let below = (vectorExp(x) - one) * n
-            storeVector((x * s).replacing(with: below, where: x .<= 0), data + i)
+            storeVector(seluVector(loadVector(data + i) + loadVector(other + i)), data + i)
             i += 8
         }
         while i < range.upperBound {
-            let x = data[i]
-            data[i] = x > 0 ? x * scale : (expf(x) - 1) * negative
+            data[i] = seluScalar(data[i] + other[i])
             i += 1
         }
     }
-    let chunks = count >= 1 << 16 ? Parallel.concurrency : 1
-    Parallel.forEachChunk(chunks) { chunk, _ in run(Parallel.range(chunk, of: chunks, count: count)) }
+}
+
+/// ``seluInPlace(_:count:)`` on the calling thread.
+public func seluSerial(_ data: UnsafeMutablePointer<Float>, count: Int) {
+    var i = 0
+    while i + 8 <= count {
+        storeVector(seluVector(loadVector(data + i)), data + i)
+        i += 8
+    }
+    while i < count {
+        data[i] = seluScalar(data[i])
+        i += 1
+    }
+}
+
+let seluScale: Float = 1.0507009873554804934193349852946
+let seluNegativeScale: Float = 1.6732632423543772848170429916717 * seluScale
+
+/// SELU of eight lanes: the negative branch from ``softmaxExp(_:)`` (made for arguments at most
+/// 0), absolute error about 1.2e-7 like the exponential's. Positive lanes go through the
+/// exponential too (no clamp to 0 first) and are then replaced: above about 88 they give
+/// meaningless values, never used.
+@inline(__always)
+func seluVector(_ x: FloatVector) -> FloatVector {
+    let below = (softmaxExp(x) - FloatVector(repeating: 1)) * FloatVector(repeating: seluNegativeScale)
+    return (x * FloatVector(repeating: seluScale)).replacing(with: below, where: x .<= 0)
+}
+
+@inline(__always)
+func seluScalar(_ x: Float) -> Float {
+    x > 0 ? x * seluScale : (expf(x) - 1) * seluNegativeScale
 }
 
 #if canImport(Glibc)

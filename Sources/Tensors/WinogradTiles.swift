@@ -1,25 +1,34 @@
-// What the two Winograd variants (F(2x2, 3x3) in Winograd.swift, F(4x4, 3x3) in WinogradF4.swift)
-// share: the filter transform U = G g G^T, and the tile pipeline of a band of output rows
-// (gather each tile's input patch, transform it, one GEMM per transform position, transform the
-// products back), run in balanced batches spread over the workers.
+// What the Winograd variants (F(2x2, 3x3) in Winograd.swift, F(4x4, 3x3) in WinogradF4.swift,
+// F(4x4, 5x5) in Winograd5x5.swift) share: the filter transform U = G g G^T, and the tile pipeline
+// of a band of output rows (gather each tile's input patch, transform it, one GEMM per transform
+// position, transform the products back), run in balanced batches spread over the workers.
 
-/// `U = G g G^T` of every (input, output) channel pair of a 3x3 convolution, in double precision,
-/// laid out `[positions][inChannels][outChannels]` with `positions = G.count^2`.
+/// `U = G g G^T` of every (input, output) channel pair of a k x k convolution (`G` is
+/// `side x k`), in double precision, laid out `[positions][inChannels][outChannels]` with
+/// `positions = side^2`.
 func winogradFilterTransform(_ conv: Conv2D, g: [[Double]]) -> [Float] {
-    let cin = conv.inChannels, cout = conv.outChannels, side = g.count
+    let cin = conv.inChannels, cout = conv.outChannels, side = g.count, r = conv.kernelSize
+    precondition(g.allSatisfy { $0.count == r }, "winogradFilterTransform: G must have \(r) columns")
     var u = [Float](repeating: 0, count: side * side * cin * cout)
     conv.gemmWeights.withUnsafeBufferPointer { w in
-        var k = [[Double]](repeating: [0, 0, 0], count: 3)
-        var gk = [[Double]](repeating: [0, 0, 0], count: side)
+        var k = [[Double]](repeating: [Double](repeating: 0, count: r), count: r)
+        var gk = [[Double]](repeating: [Double](repeating: 0, count: r), count: side)
         for ci in 0..<cin {
             for co in 0..<cout {
-                // w[(ky * 3 + kx) * cin + ci][co]
-                for ky in 0..<3 { for kx in 0..<3 { k[ky][kx] = Double(w[((ky * 3 + kx) * cin + ci) * cout + co]) } }
-                for i in 0..<side { for b in 0..<3 { gk[i][b] = g[i][0] * k[0][b] + g[i][1] * k[1][b] + g[i][2] * k[2][b] } }
+                // w[(ky * r + kx) * cin + ci][co]
+                for ky in 0..<r { for kx in 0..<r { k[ky][kx] = Double(w[((ky * r + kx) * cin + ci) * cout + co]) } }
+                for i in 0..<side {
+                    for b in 0..<r {
+                        var sum = 0.0
+                        for a in 0..<r { sum += g[i][a] * k[a][b] }
+                        gk[i][b] = sum
+                    }
+                }
                 for i in 0..<side {
                     for j in 0..<side {
-                        let s = gk[i][0] * g[j][0] + gk[i][1] * g[j][1] + gk[i][2] * g[j][2]
-                        u[((i * side + j) * cin + ci) * cout + co] = Float(s)
+                        var sum = 0.0
+                        for b in 0..<r { sum += gk[i][b] * g[j][b] }
+                        u[((i * side + j) * cin + ci) * cout + co] = Float(sum)
                     }
                 }
             }
@@ -30,7 +39,8 @@ func winogradFilterTransform(_ conv: Conv2D, g: [[Double]]) -> [Float] {
 
 /// Floats between the slabs of consecutive transform positions in a batch of `tilesPerBatch` tiles
 /// with `channels` values each: the slab plus one cache line, so that the slabs (often a power of
-/// two in size) do not all map to the same cache sets.
+/// two in size) do not all map to the same cache sets. The padding also lets a transform read a
+/// whole 8-float vector at any channel of a row (see ``outputTransformF4x5``).
 @inline(__always)
 func winogradPositionStride(tilesPerBatch: Int, channels: Int) -> Int { tilesPerBatch * channels + 16 }
 
@@ -43,9 +53,10 @@ func winogradScratchCount(positions: Int, tilesPerBatch: Int, inChannels: Int, o
                         + inChannels + extra)
 }
 
-/// Computes output rows `rows` of a Winograd convolution whose output tiles are `tileSide` pixels
-/// square (input patches `tileSide + 2`): tiles are taken in row-major order in batches of at
-/// most `tilesPerBatch`, the batches spread over the workers (their outputs are disjoint).
+/// Computes output rows `rows` of a Winograd convolution with a `kernel x kernel` filter (padding
+/// `kernel / 2`) whose output tiles are `tileSide` pixels square (input patches
+/// `tileSide + kernel - 1`): tiles are taken in row-major order in batches of at most
+/// `tilesPerBatch`, the batches spread over the workers (their outputs are disjoint).
 ///
 /// - `inputTransform(patch, v, stride, extra)`: `patch` holds the `patchSide^2` pixel pointers of
 ///   a tile (zeros outside the map); write its transform, position `k`'s `inChannels` values at
@@ -59,12 +70,12 @@ func winogradScratchCount(positions: Int, tilesPerBatch: Int, inChannels: Int, o
 /// `positions * channels` floats apart, 4 KB for F(2x2) at 64 channels, and every row of A and C
 /// fell in the same cache sets.
 func runWinogradTiles(
-    tileSide: Int, input: MapRows, width: Int, rows: Range<Int>, inChannels cin: Int, outChannels cout: Int,
+    tileSide: Int, kernel: Int = 3, input: MapRows, width: Int, rows: Range<Int>, inChannels cin: Int, outChannels cout: Int,
     tilesPerBatch: Int, transformedWeights: [Float], scratch: UnsafeMutablePointer<Float>, extra: Int,
     inputTransform: (UnsafePointer<UnsafePointer<Float>>, UnsafeMutablePointer<Float>, _ stride: Int, UnsafeMutablePointer<Float>) -> Void,
     outputTransform: (_ ty: Int, _ tx: Int, UnsafeMutablePointer<Float>, _ stride: Int, UnsafeMutablePointer<Float>) -> Void
 ) {
-    let patchSide = tileSide + 2, positions = patchSide * patchSide
+    let patchSide = tileSide + kernel - 1, positions = patchSide * patchSide, pad = kernel / 2
     let tileCols = (width + tileSide - 1) / tileSide, tileRows = (rows.count + tileSide - 1) / tileSide
     let totalTiles = tileRows * tileCols
     let rowStride = width * cin
@@ -85,7 +96,7 @@ func runWinogradTiles(
             let patch = patchBuffer.baseAddress!
             for (t, tile) in tiles.enumerated() {
                 let ty = tile / tileCols, tx = tile % tileCols
-                let y0 = rows.lowerBound + tileSide * ty - 1, x0 = tileSide * tx - 1
+                let y0 = rows.lowerBound + tileSide * ty - pad, x0 = tileSide * tx - pad
                 for k in 0..<positions { patch[k] = UnsafePointer(zeros) }
                 for i in 0..<patchSide where input.validRows.contains(y0 + i) {
                     let row = input.base + (y0 + i - input.firstRow) * rowStride

@@ -12,7 +12,7 @@ import Glibc
 struct BenchmarkCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "benchmark",
-        abstract: "Time SuperPoint, SuperGlue (1024 x 1024, 20 and 100 iterations) and a whole pair.",
+        abstract: "Time a detector, SuperGlue (1024 x 1024, 20 and 100 iterations) and a whole pair.",
         discussion: """
             Prints per-run milliseconds under superpoint_ms, superglue_20_ms, superglue_100_ms, \
             sinkhorn_iteration_ms (one iteration on a (keypoints + 1)^2 matrix: (t21 - t1) / 20), pair_ms \
@@ -20,6 +20,10 @@ struct BenchmarkCommand: ParsableCommand {
             resident size right after the pair stage, which runs first). With --random-weights no weight files are needed: \
             timings do not depend on the values, only on shapes (SuperGlue is always given exactly \
             --superglue-keypoints per side).
+            With --features aliked-* or disk: detector_ms (and detector_cpu_ms, the process's CPU time) is \
+            the detector alone on image0's network input (decoded and resized outside the timing), pair_ms \
+            the whole pair with LightGlue; --layers adds each stage's median wall and CPU milliseconds and \
+            GFLOP/s (direct-evaluation flops over the median time) under "layers".
             """)
 
     @Option(help: "First image.") var image0: String
@@ -30,13 +34,18 @@ struct BenchmarkCommand: ParsableCommand {
     @Flag(help: "Use random weights in the official layout (18 GNN layers) instead of weight files.") var randomWeights = false
     @Flag(help: "Print JSON only.") var json = false
     @Option(help: ArgumentHelp("Stages to time, comma-separated or repeated (default: all).",
-                               valueName: "pair,superpoint,superglue_20,superglue_100,sinkhorn_iteration"))
-    var stages: [StageList] = [StageList(Stage.allCases)]
+                               valueName: "pair,superpoint,superglue_20,superglue_100,sinkhorn_iteration,detector"))
+    var stages: [StageList] = []
+    @Flag(help: "Also profile the detector stage by stage (ALIKED and DISK): median ms and GFLOP/s per layer.") var layers = false
     @OptionGroup var matching: MatchingOptions
 
     /// A timed stage, named as in the JSON output (`<stage>_ms`).
     enum Stage: String, CaseIterable {
-        case pair, superpoint, superglue_20, superglue_100, sinkhorn_iteration
+        case pair, superpoint, superglue_20, superglue_100, sinkhorn_iteration, detector
+
+        /// The stages that exist for SuperPoint + SuperGlue, and for the other detectors.
+        static let superPointStages: [Stage] = [.pair, .superpoint, .superglue_20, .superglue_100, .sinkhorn_iteration]
+        static let detectorStages: [Stage] = [.pair, .detector]
     }
 
     /// One `--stages` value: stage names separated by commas.
@@ -54,7 +63,9 @@ struct BenchmarkCommand: ParsableCommand {
 
     func run() throws {
         guard runs > 0, warmup >= 0, superglueKeypoints > 0 else { throw ValidationError("--runs and --superglue-keypoints must be positive") }
-        let selected = Set(stages.flatMap(\.stages).map(\.rawValue))
+        if matching.features != .superpoint { return try runDetector() }
+        let selected = Set((stages.isEmpty ? Stage.superPointStages : stages.flatMap(\.stages)).map(\.rawValue))
+        guard !selected.contains("detector") else { throw ValidationError("the detector stage is for --features aliked-* or disk") }
         let config = try matching.matcherConfig()
         let superPoint: SuperPoint
         // The SuperGlue tensors are (re)loaded for each instance built rather than held for the
@@ -112,6 +123,76 @@ struct BenchmarkCommand: ParsableCommand {
         }
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// The stages of an RGB detector (ALIKED, DISK) with LightGlue: its real weights only.
+    private func runDetector() throws {
+        let selected = Set((stages.isEmpty ? Stage.detectorStages : stages.flatMap(\.stages)).map(\.rawValue))
+        let unsupported = selected.subtracting(Stage.detectorStages.map(\.rawValue))
+        guard unsupported.isEmpty else {
+            throw ValidationError("with --features \(matching.features.rawValue) the stages are pair and detector; got \(unsupported.sorted().joined(separator: ", "))")
+        }
+        guard !randomWeights else { throw ValidationError("--random-weights applies to superpoint only") }
+        let matcher = try matching.makeMatcher()
+        let url0 = URL(fileURLWithPath: image0), url1 = URL(fileURLWithPath: image1)
+        var result: [String: Any] = ["weights": "files", "features": matching.features.rawValue, "threads": Parallel.workers]
+        if selected.contains("pair") {
+            result["pair_ms"] = try time { _ = try matcher.match(url0, url1) }
+            result["peak_rss_mb"] = Self.peakResidentMB()
+        }
+        let (input, _) = try matcher.colorInput(ImageDecoder.decodeRGB(contentsOf: url0, options: matcher.config.decoding).image)
+        result["image_size"] = [input.width, input.height]
+        if selected.contains("detector") {
+            var cpu: [Double] = []
+            var keypoints = 0
+            result["detector_ms"] = try time {
+                let start = LayerProfile.processCPUSeconds()
+                keypoints = try matcher.detector.detect(input).count
+                cpu.append((LayerProfile.processCPUSeconds() - start) * 1e3)
+            }
+            result["detector_cpu_ms"] = Array(cpu.suffix(runs))
+            result["keypoints"] = keypoints
+        }
+        if layers {
+            guard let network = matcher.detector as? any ProfilableDetector else {
+                throw ValidationError("\(matcher.detector.name) has no per-layer profile")
+            }
+            for _ in 0..<warmup { _ = try network.detect(input) }
+            let profile = LayerProfile()
+            for _ in 0..<runs { _ = try network.detect(input, profile: profile) }
+            result["layers"] = profile.stages.map { stage -> [String: Any] in
+                var row: [String: Any] = ["name": stage.name, "ms": (LayerProfile.Stage.median(stage.wallSeconds) ?? 0) * 1e3,
+                                          "cpu_ms": (LayerProfile.Stage.median(stage.cpuSeconds) ?? 0) * 1e3,
+                                          "gflop": stage.flops / 1e9]
+                if let rate = stage.gflops { row["gflops"] = rate }
+                return row
+            }
+            if !json { Self.printProfile(profile, runs: runs) }
+        }
+        if !json {
+            for key in ["detector_ms", "detector_cpu_ms", "pair_ms"] {
+                if let v = result[key] as? [Double] { print(String(format: "%-22@ median %8.2f ms", key as NSString, Self.median(v))) }
+            }
+        }
+        let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
+        print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// A table of the profile's stages: median wall and CPU ms, share of the total, GFLOP and GFLOP/s.
+    static func printProfile(_ profile: LayerProfile, runs: Int) {
+        let rows = profile.stages.map { stage in
+            (stage, (LayerProfile.Stage.median(stage.wallSeconds) ?? 0) * 1e3, (LayerProfile.Stage.median(stage.cpuSeconds) ?? 0) * 1e3)
+        }
+        let total = rows.reduce(0) { $0 + $1.1 }, width = max(20, rows.map(\.0.name.count).max() ?? 0)
+        print("median of \(runs) profiled runs (wall ms, process CPU ms over all threads)")
+        print("stage".padding(toLength: width, withPad: " ", startingAt: 0) + "   wall ms    cpu ms  share   GFLOP  GFLOP/s")
+        for (stage, wall, cpu) in rows {
+            let rate = stage.gflops.map { String(format: "%8.1f", $0) } ?? "       -"
+            let flop = stage.flops > 0 ? String(format: "%7.2f", stage.flops / 1e9) : "      -"
+            print(stage.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + String(format: " %9.2f %9.2f %5.1f%% ", wall, cpu, total > 0 ? 100 * wall / total : 0) + flop + " " + rate)
+        }
+        print("total".padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %9.2f", total))
     }
 
     /// One Sinkhorn iteration on a `(size + 1)^2` coupling matrix, as compare.py measures the

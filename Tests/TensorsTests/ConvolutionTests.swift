@@ -54,7 +54,9 @@ private let ramp4x4 = Tensor(shape: [4, 4, 1], data: (1...16).map(Float.init))
 
     @Test func gemmPathMatchesNaiveOnRandomMaps() {
         var rng = SplitMix64(seed: 7)
-        for (h, w, cin, cout, k) in [(7, 5, 3, 4, 3), (1, 9, 2, 5, 3), (6, 6, 8, 3, 1), (13, 11, 16, 24, 3)] {
+        // Includes single-output layers (their own dot-product path) with kernels wider than the map.
+        for (h, w, cin, cout, k) in [(7, 5, 3, 4, 3), (1, 9, 2, 5, 3), (6, 6, 8, 3, 1), (13, 11, 16, 24, 3), (9, 13, 4, 1, 3),
+                                     (5, 2, 11, 1, 3), (6, 7, 3, 1, 5)] {
             let weights = (0..<(cout * cin * k * k)).map { _ in rng.nextFloat() }
             let bias = (0..<cout).map { _ in rng.nextFloat() }
             let conv = Conv2D(outChannels: cout, inChannels: cin, kernelSize: k, weightsOIHW: weights, bias: bias)

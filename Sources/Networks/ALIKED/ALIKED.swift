@@ -41,6 +41,7 @@ public final class ALIKED: Sendable {
     let scoreHead: (Conv2D, Conv2D, Conv2D)  // score_head.2, .4, .6: 3x3 8->4, 4->4, 4->1
     let scoreProjection: [Conv2D]  // score_head.0's columns for each level's dim/4 channels
     let descriptorHead: SDDH
+    let workspaces = WorkspacePool { ALIKEDWorkspace() }
 
     /// Binds a state dict (names of lightglue/aliked.py, e.g. from ``TorchCheckpoint``).
     public init(weights tensors: [String: RawTensor], config: ALIKEDConfig = .init()) throws {
@@ -114,13 +115,17 @@ public final class ALIKED: Sendable {
     }
 }
 
-extension ALIKED: KeypointDetector {
+extension ALIKED: ProfilableDetector {
     public var name: String { config.variant.rawValue }
     public var inputChannels: Int { 3 }
     public var descriptorDim: Int { dims.dim }
 
     public func detect(_ input: DetectorInput) throws -> Features {
         try self(image: input.pixels, width: input.width, height: input.height, channels: input.channels)
+    }
+    public func detect(_ input: DetectorInput, profile: LayerProfile) throws -> Features {
+        try run(image: input.pixels, width: input.width, height: input.height, channels: input.channels, trace: nil,
+                profile: profile)
     }
 }
 
@@ -135,20 +140,17 @@ struct Convolution: Sendable {
         winograd = conv.kernelSize == 3 && conv.inChannels >= 16 ? WinogradConv3x3(conv) : nil
     }
 
-    func callAsFunction(_ x: [Float], height: Int, width: Int) -> [Float] {
-        guard let winograd else { return convolve(conv, x, height: height, width: width) }
-        var out = [Float](repeating: 0, count: height * width * conv.outChannels)
-        guard height > 0, width > 0 else { return out }
-        var scratch = [Float](repeating: 0, count: winograd.scratchCount)
-        x.withUnsafeBufferPointer { inp in
-            out.withUnsafeMutableBufferPointer { o in
-                scratch.withUnsafeMutableBufferPointer { s in
-                    winograd.apply(input: MapRows(base: inp.baseAddress!, firstRow: 0, validRows: 0..<height), width: width,
-                                   rows: 0..<height, output: o.baseAddress!, relu: false, pool: false, scratch: s.baseAddress!)
-                }
-            }
+    /// Output rows `rows` (an even first row) of the map `input` into `output`, then `activation`;
+    /// `scratch` grows to what the algorithm needs.
+    /// `scratch` holds one buffer per worker (one when called inside ``Parallel/serially(_:)``).
+    func apply(input: MapRows, width: Int, rows: Range<Int>, output: UnsafeMutablePointer<Float>, activation: ConvActivation,
+               scratch: [ScratchBuffer]) {
+        guard let winograd else {
+            return convolve(conv, input: input, width: width, rows: rows, into: output, activation: activation, scratch: scratch)
         }
-        return out
+        winograd.apply(input: input, width: width, rows: rows, output: output, relu: activation == .relu, pool: false,
+                       scratch: scratch[0].reserve(winograd.scratchCount))
+        if activation == .selu { seluInPlace(output, count: rows.count * width * conv.outChannels) }
     }
 }
 
@@ -156,14 +158,17 @@ struct Convolution: Sendable {
 struct ResidualBlock: Sendable {
     let conv1: Convolution, conv2: Convolution, downsample: Conv2D
 
-    func callAsFunction(_ x: [Float], height: Int, width: Int) -> [Float] {
-        var out = conv1(x, height: height, width: width)
-        selu(&out)
-        out = conv2(out, height: height, width: width)
-        let identity = convolve(downsample, x, height: height, width: width)
-        for i in out.indices { out[i] += identity[i] }
-        selu(&out)
-        return out
+    /// The block on the `height x width` map `x` into `output`; `temp` holds one map of the
+    /// block's output channels.
+    func apply(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
+               temp: UnsafeMutablePointer<Float>, scratch: [ScratchBuffer]) {
+        let all = 0..<height
+        conv1.apply(input: MapRows(base: x, firstRow: 0, validRows: all), width: width, rows: all, output: temp,
+                    activation: .selu, scratch: scratch)
+        conv2.apply(input: MapRows(base: temp, firstRow: 0, validRows: all), width: width, rows: all, output: output,
+                    activation: .none, scratch: scratch)
+        convolve(downsample, x, height: height, width: width, into: temp, scratch: scratch)
+        addThenSELU(output, adding: temp, count: height * width * downsample.outChannels)
     }
 }
 
@@ -171,155 +176,52 @@ struct ResidualBlock: Sendable {
 struct DeformableResidualBlock: Sendable {
     let offsets1: Conv2D, conv1: DeformableConv3x3, offsets2: Conv2D, conv2: DeformableConv3x3, downsample: Conv2D
 
-    func callAsFunction(_ x: [Float], height: Int, width: Int, trace: ALIKED.Trace?, name: String) -> [Float] {
-        var out = deformable(offsets1, conv1, x, height: height, width: width, trace: trace, name: name + ".conv1")
-        selu(&out)
-        out = deformable(offsets2, conv2, out, height: height, width: width, trace: trace, name: name + ".conv2")
-        let identity = convolve(downsample, x, height: height, width: width)
-        for i in out.indices { out[i] += identity[i] }
-        selu(&out)
-        return out
+    /// The block on the `height x width` map `x` into `output`; `temp` holds one map of the
+    /// block's output channels, `offsets` one of 18 channels.
+    func apply(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
+               temp: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>, scratch: [ScratchBuffer],
+               trace: ALIKED.Trace?, name: String, profile: LayerProfile?) {
+        deformable(offsets1, conv1, x, height: height, width: width, into: temp, offsets: offsets, scratch: scratch,
+                   trace: trace, name: name + ".conv1", profile: profile)
+        seluInPlace(temp, count: height * width * conv1.outChannels)
+        deformable(offsets2, conv2, temp, height: height, width: width, into: output, offsets: offsets, scratch: scratch,
+                   trace: trace, name: name + ".conv2", profile: profile)
+        let flops = LayerProfile.convolutionFlops(pixels: height * width, inChannels: downsample.inChannels,
+                                                  outChannels: downsample.outChannels, kernel: 1)
+        profile.measure("\(name).downsample 1x1 \(downsample.inChannels)->\(downsample.outChannels) \(width)x\(height) + add",
+                        flops: flops) {
+            convolve(downsample, x, height: height, width: width, into: temp, scratch: scratch)
+            addThenSELU(output, adding: temp, count: height * width * downsample.outChannels)
+        }
     }
 
     /// DeformableConv2d: offsets from a 3x3 conv, clamped to +-max(H, W) / 4, then the
     /// deformable convolution.
-    func deformable(_ offsetConv: Conv2D, _ conv: DeformableConv3x3, _ x: [Float], height: Int, width: Int,
-                    trace: ALIKED.Trace?, name: String) -> [Float] {
-        var offsets = convolve(offsetConv, x, height: height, width: width)
-        let limit = Float(Double(max(height, width)) / 4)
-        for i in offsets.indices { offsets[i] = min(max(offsets[i], -limit), limit) }
-        trace?("dcn/\(name)/input", x, [height, width, conv.inChannels])
-        trace?("dcn/\(name)/offset", offsets, [height, width, 18])
-        var out = [Float](repeating: 0, count: height * width * conv.outChannels)
-        let band = max(1, min(height, 16384 / max(width, 1)))
-        var scratch = [Float](repeating: 0, count: conv.scratchCount(bandPixels: band * width))
-        x.withUnsafeBufferPointer { inp in
-            offsets.withUnsafeBufferPointer { off in
-                out.withUnsafeMutableBufferPointer { o in
-                    scratch.withUnsafeMutableBufferPointer { s in
-                        var y0 = 0
-                        while y0 < height {
-                            let rows = y0..<min(y0 + band, height)
-                            conv.apply(input: inp.baseAddress!, offsets: off.baseAddress!, height: height, width: width,
-                                       rows: rows, output: o.baseAddress! + y0 * width * conv.outChannels,
-                                       scratch: s.baseAddress!)
-                            y0 = rows.upperBound
-                        }
-                    }
-                }
+    func deformable(_ offsetConv: Conv2D, _ conv: DeformableConv3x3, _ x: UnsafePointer<Float>, height: Int, width: Int,
+                    into output: UnsafeMutablePointer<Float>, offsets: UnsafeMutablePointer<Float>, scratch: [ScratchBuffer],
+                    trace: ALIKED.Trace?, name: String, profile: LayerProfile?) {
+        let pixels = height * width
+        let offsetFlops = LayerProfile.convolutionFlops(pixels: pixels, inChannels: offsetConv.inChannels, outChannels: 18, kernel: 3)
+        profile.measure("\(name).offset_conv 3x3 \(offsetConv.inChannels)->18 \(width)x\(height)", flops: offsetFlops) {
+            convolve(offsetConv, x, height: height, width: width, into: offsets, scratch: scratch)
+            let limit = Float(Double(max(height, width)) / 4)
+            for i in 0..<(pixels * 18) { offsets[i] = min(max(offsets[i], -limit), limit) }
+        }
+        if let trace {
+            trace("dcn/\(name)/input", Array(UnsafeBufferPointer(start: x, count: pixels * conv.inChannels)), [height, width, conv.inChannels])
+            trace("dcn/\(name)/offset", Array(UnsafeBufferPointer(start: offsets, count: pixels * 18)), [height, width, 18])
+        }
+        let flops = LayerProfile.convolutionFlops(pixels: pixels, inChannels: conv.inChannels, outChannels: conv.outChannels, kernel: 3)
+        profile.measure("\(name) deformable 3x3 \(conv.inChannels)->\(conv.outChannels) \(width)x\(height)", flops: flops) {
+            let band = max(1, min(height, 16384 / max(width, 1)))
+            let buffer = scratch[0].reserve(conv.scratchCount(bandPixels: band * width))
+            var y0 = 0
+            while y0 < height {
+                let rows = y0..<min(y0 + band, height)
+                conv.apply(input: x, offsets: offsets, height: height, width: width, rows: rows,
+                           output: output + y0 * width * conv.outChannels, scratch: buffer)
+                y0 = rows.upperBound
             }
-        }
-        return out
-    }
-}
-
-// MARK: - Map helpers (NHWC)
-
-/// A stride-1 "same" convolution of a whole `height x width x inChannels` map, in bands of rows.
-func convolve(_ conv: Conv2D, _ x: [Float], height: Int, width: Int) -> [Float] {
-    var out = [Float](repeating: 0, count: height * width * conv.outChannels)
-    guard height > 0, width > 0 else { return out }
-    let scratch = ScratchBuffer()
-    x.withUnsafeBufferPointer { inp in
-        out.withUnsafeMutableBufferPointer { o in
-            convolve(conv, inp.baseAddress!, height: height, width: width, into: o.baseAddress!, scratch: scratch)
-        }
-    }
-    return out
-}
-
-/// ``convolve(_:_:height:width:)`` from and into caller memory; `scratch` grows to one band's
-/// im2col matrix.
-func convolve(_ conv: Conv2D, _ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
-              scratch: ScratchBuffer) {
-    guard height > 0, width > 0 else { return }
-    let band = max(1, min(height, 16384 / max(width, 1)))
-    let buffer = scratch.reserve(max(1, conv.scratchCount(bandPixels: band * width)))
-    let rows = MapRows(base: x, firstRow: 0, validRows: 0..<height)
-    var y0 = 0
-    while y0 < height {
-        let part = y0..<min(y0 + band, height)
-        conv.apply(input: rows, width: width, rows: part, output: output + y0 * width * conv.outChannels,
-                   relu: false, scratch: buffer)
-        y0 = part.upperBound
-    }
-}
-
-/// torch.selu: `scale * x` above 0, `scale * alpha * (exp(x) - 1)` below.
-@inline(__always)
-func selu(_ x: Float) -> Float {
-    let scale: Float = 1.0507009873554804934193349852946, alpha: Float = 1.6732632423543772848170429916717
-    return x > 0 ? x * scale : Foundation.expm1(x) * (alpha * scale)
-}
-
-func selu(_ values: inout [Float]) {
-    values.withUnsafeMutableBufferPointer { if let base = $0.baseAddress { seluInPlace(base, count: $0.count) } }
-}
-
-/// k x k average pooling with stride k (sizes divide exactly).
-func averagePool(_ x: [Float], height: Int, width: Int, channels: Int, k: Int) -> [Float] {
-    var out = [Float](repeating: 0, count: (height / k) * (width / k) * channels)
-    x.withUnsafeBufferPointer { inp in
-        out.withUnsafeMutableBufferPointer { o in
-            guard let i = inp.baseAddress, let o = o.baseAddress else { return }
-            averagePool(i, height: height, width: width, channels: channels, k: k, into: o)
-        }
-    }
-    return out
-}
-
-/// ``averagePool(_:height:width:channels:k:)`` into caller memory (`height / k * width / k * channels`).
-func averagePool(_ x: UnsafePointer<Float>, height: Int, width: Int, channels: Int, k: Int, into out: UnsafeMutablePointer<Float>) {
-    let oh = height / k, ow = width / k
-    let inv = 1 / Float(k * k)
-    for y in 0..<oh {
-        for xo in 0..<ow {
-            let dst = out + (y * ow + xo) * channels
-            for c in 0..<channels { dst[c] = 0 }
-            for dy in 0..<k {
-                for dx in 0..<k {
-                    let src = x + ((y * k + dy) * width + xo * k + dx) * channels
-                    for c in 0..<channels { dst[c] += src[c] }
-                }
-            }
-            for c in 0..<channels { dst[c] *= inv }
-        }
-    }
-}
-
-/// Bilinear upsampling with align_corners=True, evaluated at one output pixel: torch's index and
-/// weight rule (source = dst * (in - 1) / (out - 1)) and its order of operations (each source row
-/// blended along x first, then the two rows along y).
-struct AlignedUpsampler {
-    let inHeight: Int, inWidth: Int, channels: Int
-    let rowIndex: [(Int, Int, Float, Float)]  // per output row: y0, y1, weight of y0, weight of y1
-    let columnIndex: [(Int, Int, Float, Float)]
-
-    init(inHeight: Int, inWidth: Int, outHeight: Int, outWidth: Int, channels: Int) {
-        self.inHeight = inHeight
-        self.inWidth = inWidth
-        self.channels = channels
-        func table(_ n: Int, _ out: Int) -> [(Int, Int, Float, Float)] {
-            let scale: Float = out > 1 ? Float(n - 1) / Float(out - 1) : 0
-            return (0..<out).map { dst in
-                let src = scale * Float(dst)
-                let i0 = min(Int(src), n - 1)
-                let l = min(max(src - Float(i0), 0), 1)
-                return (i0, i0 < n - 1 ? i0 + 1 : i0, 1 - l, l)
-            }
-        }
-        rowIndex = table(inHeight, outHeight)
-        columnIndex = table(inWidth, outWidth)
-    }
-
-    /// Writes the `channels` values at output (y, x) to `dst`.
-    @inline(__always)
-    func sample(_ map: UnsafePointer<Float>, y: Int, x: Int, into dst: UnsafeMutablePointer<Float>) {
-        let (y0, y1, hy0, hy1) = rowIndex[y], (x0, x1, wx0, wx1) = columnIndex[x]
-        let a = map + (y0 * inWidth + x0) * channels, b = map + (y0 * inWidth + x1) * channels
-        let c = map + (y1 * inWidth + x0) * channels, d = map + (y1 * inWidth + x1) * channels
-        for k in 0..<channels {
-            dst[k] = (a[k] * wx0 + b[k] * wx1) * hy0 + (c[k] * wx0 + d[k] * wx1) * hy1
         }
     }
 }

@@ -28,11 +28,50 @@ public final class DISK: Sendable {
     struct Unit: Sendable {
         let slopes: [Float]?  // [cin] PReLU slopes; nil for path_down.0 (a bare convolution)
         let conv: Conv2D  // weight [cout, cin, 5, 5], bias [cout]
+        /// The convolution as Winograd F(4x4, 5x5), for every unit but the 3-channel first one
+        /// (whose GEMM is too thin for the transforms to pay).
+        let winograd: WinogradF4Conv5x5?
+
+        init(slopes: [Float]?, conv: Conv2D) {
+            self.slopes = slopes
+            self.conv = conv
+            winograd = conv.inChannels >= 16 ? WinogradF4Conv5x5(conv) : nil
+        }
     }
 
     let down: [Unit]  // path_down.0 ... .4: 3 -> 16, 16 -> 32, 32 -> 64, 64 -> 64, 64 -> 64
     let up: [Unit]  // path_up.0 ... .3: 128 -> 64, 128 -> 64, 96 -> 64, 80 -> 129
+    let head: OutputHead  // path_up.3's convolution split into its heatmap and descriptor channels
     let workspaces = WorkspacePool { DISKWorkspace() }
+
+    /// The last convolution (80 -> 129, 5x5), evaluated only where its outputs are used: the
+    /// heatmap channel densely, the 128 descriptor channels at the selected keypoints only.
+    ///
+    /// The heatmap is a 5x5 convolution with one output, i.e. the sum over the 25 taps of the
+    /// input's dot product with that tap's weights, taken at the tap's offset. The 25 dot products
+    /// per pixel are one GEMM [pixels, 80] x [80, 25]; then each output adds 25 of them. With the
+    /// descriptors at 2048 keypoints, about 1/100 of the dense 129-channel convolution's work.
+    struct OutputHead: Sendable {
+        let inChannels: Int
+        let tapWeights: [Float]  // [25, inChannels]: the heatmap channel's weights, tap by tap
+        let heatBias: Float
+        let descriptorWeights: [Float]  // [25 * inChannels, 128]: im2col rows (tap, channel) x descriptor channels
+        let descriptorBias: [Float]  // [128]
+
+        init(_ conv: Conv2D) {
+            let cin = conv.inChannels, cout = conv.outChannels, dim = cout - 1, taps = conv.kernelSize * conv.kernelSize
+            inChannels = cin
+            var tap = [Float](repeating: 0, count: taps * cin), descriptor = [Float](repeating: 0, count: taps * cin * dim)
+            for row in 0..<(taps * cin) {
+                tap[row] = conv.gemmWeights[row * cout + dim]
+                for c in 0..<dim { descriptor[row * dim + c] = conv.gemmWeights[row * cout + c] }
+            }
+            tapWeights = tap
+            descriptorWeights = descriptor
+            heatBias = conv.bias[dim]
+            descriptorBias = Array(conv.bias[0..<dim])
+        }
+    }
 
     /// Binds the U-Net state dict (names `unet.path_down.*`, `unet.path_up.*`, as kornia loads
     /// them from the `extractor` entry of the official file).
@@ -51,6 +90,7 @@ public final class DISK: Sendable {
         }
         down = try Self.downChannels.enumerated().map { try unit(down: true, $0.offset, $0.element) }
         up = try Self.upChannels.enumerated().map { try unit(down: false, $0.offset, $0.element) }
+        head = OutputHead(up[up.count - 1].conv)
         try store.finish()
     }
 
@@ -67,7 +107,7 @@ public final class DISK: Sendable {
     }
 }
 
-extension DISK: KeypointDetector {
+extension DISK: ProfilableDetector {
     public var name: String { "disk" }
     public var inputChannels: Int { 3 }
     public var descriptorDim: Int { Self.descriptorLength }
@@ -75,9 +115,25 @@ extension DISK: KeypointDetector {
     public func detect(_ input: DetectorInput) throws -> Features {
         try self(image: input.pixels, width: input.width, height: input.height, channels: input.channels)
     }
+
+    public func detect(_ input: DetectorInput, profile: LayerProfile) throws -> Features {
+        try run(image: input.pixels, width: input.width, height: input.height, channels: input.channels, trace: nil,
+                profile: profile)
+    }
 }
 
 extension DISK.Unit {
+    /// The unit's convolution of an `height x width x inChannels` map into `output`; `scratch`
+    /// (one buffer per worker) grows to what the algorithm needs.
+    func convolve(_ x: UnsafePointer<Float>, height: Int, width: Int, into output: UnsafeMutablePointer<Float>,
+                  scratch: [ScratchBuffer]) {
+        guard let winograd else {
+            return Networks.convolve(conv, x, height: height, width: width, into: output, scratch: scratch)
+        }
+        winograd.apply(input: MapRows(base: x, firstRow: 0, validRows: 0..<height), width: width, rows: 0..<height,
+                       output: output, scratch: scratch[0].reserve(winograd.scratchCount))
+    }
+
     /// InstanceNorm + PReLU in place on `pixels x inChannels` values (nothing for the bare first
     /// convolution).
     func normalise(_ x: UnsafeMutablePointer<Float>, pixels: Int) {
@@ -90,6 +146,8 @@ extension DISK.Unit {
 final class DISKWorkspace {
     let levels = (0..<5).map { _ in ScratchBuffer() }  // [(hp >> i) * (wp >> i), 16 | 32 | 64 | 64 | 64]: down-path outputs
     let input = ScratchBuffer()  // [hp * wp, 80] at most: a unit's input (image, pooled or concatenated map)
-    let output = ScratchBuffer()  // [hp * wp, 129] at most: the up-path outputs (each read before the next is written)
-    let im2col = ScratchBuffer()  // [band * wp, 25 * 80]: the convolutions' patch matrix for one band of rows
+    let output = ScratchBuffer()  // [hp/2 * wp/2, 64]: up-path outputs 0-2 (each read before the next is written); [hp * wp, 129] when traced
+    let heat = ScratchBuffer()  // [h * w]: the cropped heatmap
+    let patches = ScratchBuffer()  // [keypoints, 25 * 80]: the last convolution's inputs at the keypoints
+    let scratch = (0..<Parallel.workers).map { _ in ScratchBuffer() }  // per worker: im2col bands; the first: Winograd tiles
 }

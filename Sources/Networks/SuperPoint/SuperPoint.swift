@@ -201,22 +201,9 @@ extension SuperPoint {
     /// within `r` of a survivor are re-examined with the suppressed pixels zeroed, and new
     /// window maxima among them survive too. Everything else becomes 0.
     func simpleNMS(ws: SuperPointWorkspace, height: Int, width: Int) {
-        let n = height * width, r = config.nmsRadius
-        let scores = ws.scores.base, keep = ws.nmsKeep.base, pooled = ws.nmsPooled.base
-        let temp = ws.nmsTemp.base, masked = ws.nmsMasked.base
-
-        slidingMax(scores, height: height, width: width, radius: r, temp: temp, output: pooled)
-        for i in 0..<n { keep[i] = scores[i] == pooled[i] ? 1 : 0 }
-        for _ in 0..<2 {
-            // `pooled` holds the suppression mask: within r of a current survivor.
-            slidingMax(keep, height: height, width: width, radius: r, temp: temp, output: pooled)
-            for i in 0..<n { masked[i] = pooled[i] > 0 ? 0 : scores[i] }
-            // Reuse `temp` for the pooled masked scores after slidingMax is done with it.
-            slidingMax(masked, height: height, width: width, radius: r, temp: temp, output: ws.nmsMaskedMax.base)
-            let maskedMax = ws.nmsMaskedMax.base
-            for i in 0..<n where keep[i] == 0 && pooled[i] <= 0 && masked[i] == maskedMax[i] { keep[i] = 1 }
-        }
-        for i in 0..<n where keep[i] == 0 { scores[i] = 0 }
+        Tensors.simpleNMS(ws.scores.base, height: height, width: width, radius: config.nmsRadius, keep: ws.nmsKeep.base,
+                          pooled: ws.nmsPooled.base, temp: ws.nmsTemp.base, masked: ws.nmsMasked.base,
+                          maskedMax: ws.nmsMaskedMax.base)
     }
 
     /// Threshold, border removal and top-k, returning `(x, y)` keypoints and their scores.
