@@ -178,21 +178,24 @@ struct BenchmarkCommand: ParsableCommand {
         print(String(decoding: data, as: UTF8.self))
     }
 
-    /// A table of the profile's stages: median wall and CPU ms, share of the total, GFLOP and GFLOP/s.
+    /// A table of the profile's stages: median wall and CPU ms, share of the total, GFLOP, GFLOP/s
+    /// over the wall time and over the CPU time (per core busy: meaningful on a loaded machine).
     static func printProfile(_ profile: LayerProfile, runs: Int) {
         let rows = profile.stages.map { stage in
             (stage, (LayerProfile.Stage.median(stage.wallSeconds) ?? 0) * 1e3, (LayerProfile.Stage.median(stage.cpuSeconds) ?? 0) * 1e3)
         }
-        let total = rows.reduce(0) { $0 + $1.1 }, width = max(20, rows.map(\.0.name.count).max() ?? 0)
-        print("median of \(runs) profiled runs (wall ms, process CPU ms over all threads)")
-        print("stage".padding(toLength: width, withPad: " ", startingAt: 0) + "   wall ms    cpu ms  share   GFLOP  GFLOP/s")
+        let totalWall = rows.reduce(0) { $0 + $1.1 }, totalCPU = rows.reduce(0) { $0 + $1.2 }
+        let width = max(20, rows.map(\.0.name.count).max() ?? 0)
+        print("median of \(runs) profiled runs (wall ms, process CPU ms over all threads; \(Parallel.workers) workers)")
+        print("stage".padding(toLength: width, withPad: " ", startingAt: 0) + "   wall ms    cpu ms  share   GFLOP  GFLOP/s  per cpu-s")
         for (stage, wall, cpu) in rows {
             let rate = stage.gflops.map { String(format: "%8.1f", $0) } ?? "       -"
+            let perCPU = stage.flops > 0 && cpu > 0 ? String(format: "%10.1f", stage.flops / 1e9 / (cpu / 1e3)) : "         -"
             let flop = stage.flops > 0 ? String(format: "%7.2f", stage.flops / 1e9) : "      -"
             print(stage.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                  + String(format: " %9.2f %9.2f %5.1f%% ", wall, cpu, total > 0 ? 100 * wall / total : 0) + flop + " " + rate)
+                  + String(format: " %9.2f %9.2f %5.1f%% ", wall, cpu, totalCPU > 0 ? 100 * cpu / totalCPU : 0) + flop + " " + rate + " " + perCPU)
         }
-        print("total".padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %9.2f", total))
+        print("total".padding(toLength: width, withPad: " ", startingAt: 0) + String(format: " %9.2f %9.2f", totalWall, totalCPU))
     }
 
     /// One Sinkhorn iteration on a `(size + 1)^2` coupling matrix, as compare.py measures the

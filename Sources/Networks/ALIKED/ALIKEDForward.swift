@@ -669,17 +669,19 @@ func selu(_ x: Float) -> Float {
 func averagePool(_ x: UnsafePointer<Float>, height: Int, width: Int, channels: Int, k: Int, into out: UnsafeMutablePointer<Float>) {
     let oh = height / k, ow = width / k
     let inv = 1 / Float(k * k)
-    for y in 0..<oh {
-        for xo in 0..<ow {
-            let dst = out + (y * ow + xo) * channels
-            for c in 0..<channels { dst[c] = 0 }
-            for dy in 0..<k {
-                for dx in 0..<k {
-                    let src = x + ((y * k + dy) * width + xo * k + dx) * channels
-                    for c in 0..<channels { dst[c] += src[c] }
+    RowParallel.forEach(rows: oh, minRowsPerWorker: 8) { rows in
+        for y in rows {
+            for xo in 0..<ow {
+                let dst = out + (y * ow + xo) * channels
+                for c in 0..<channels { dst[c] = 0 }
+                for dy in 0..<k {
+                    for dx in 0..<k {
+                        let src = x + ((y * k + dy) * width + xo * k + dx) * channels
+                        for c in 0..<channels { dst[c] += src[c] }
+                    }
                 }
+                for c in 0..<channels { dst[c] *= inv }
             }
-            for c in 0..<channels { dst[c] *= inv }
         }
     }
 }

@@ -49,10 +49,20 @@ extension DISK {
         let widest = max(Self.upChannels.map(\.0).max() ?? 0, 3)
         let input = ws.input.reserve(hp * wp * widest)
         let output = ws.output.reserve(trace == nil ? hp * wp / 4 * up[2].conv.outChannels : hp * wp * (Self.descriptorLength + 1))
-        input.update(repeating: 0, count: hp * wp * 3)
-        for y in 0..<height {
-            for x in 0..<width {
-                for c in 0..<3 { input[(y * wp + x) * 3 + c] = image[(y * width + x) * channels + (channels == 3 ? c : 0)] }
+        image.withUnsafeBufferPointer { source in
+            let image = source.baseAddress!
+            RowParallel.forEach(rows: hp, minRowsPerWorker: 32) { rows in
+                for y in rows {
+                    let row = input + y * wp * 3
+                    guard y < height else {
+                        row.update(repeating: 0, count: wp * 3)
+                        continue
+                    }
+                    for x in 0..<width {
+                        for c in 0..<3 { row[x * 3 + c] = image[(y * width + x) * channels + (channels == 3 ? c : 0)] }
+                    }
+                    (row + width * 3).update(repeating: 0, count: (wp - width) * 3)
+                }
             }
         }
         // Down path: level i is hp >> i x wp >> i, kept in ws.levels[i] for the skip connections.
@@ -239,21 +249,32 @@ extension DISK {
     func strictMaxima(_ heat: [Float], height: Int, width: Int, window: Int) -> [Int] {
         let before = (window - 1) / 2, after = window / 2
         guard height > before + after, width > before + after else { return [] }
-        var found: [Int] = []
-        for y in before..<(height - after) {
-            for x in before..<(width - after) {
-                let v = heat[y * width + x]
-                var isMax = true
-                search: for yy in (y - before)...(y + after) {
-                    for xx in (x - before)...(x + after) where (yy != y || xx != x) && heat[yy * width + xx] >= v {
-                        isMax = false
-                        break search
+        // Rows in parts over the workers, each part's maxima in raster order, concatenated.
+        let rows = before..<(height - after), parts = max(1, min(Parallel.concurrency * 4, rows.count / 16))
+        var found = [[Int]](repeating: [], count: parts)
+        heat.withUnsafeBufferPointer { h in
+            found.withUnsafeMutableBufferPointer { out in
+                let heat = h.baseAddress!, out = out.baseAddress!
+                Parallel.forEachChunk(parts) { part, _ in
+                    var maxima: [Int] = []
+                    for y in Parallel.range(part, of: parts, count: rows.count).map({ $0 + rows.lowerBound }) {
+                        for x in before..<(width - after) {
+                            let v = heat[y * width + x]
+                            var isMax = true
+                            search: for yy in (y - before)...(y + after) {
+                                for xx in (x - before)...(x + after) where (yy != y || xx != x) && heat[yy * width + xx] >= v {
+                                    isMax = false
+                                    break search
+                                }
+                            }
+                            if isMax { maxima.append(y * width + x) }
+                        }
                     }
+                    (out + part).initialize(to: maxima)
                 }
-                if isMax { found.append(y * width + x) }
             }
         }
-        return found
+        return found.flatMap { $0 }
     }
 
     /// kornia 0.9.0's top-n: with more candidates than `maxKeypoints`, t is the n-th largest score;
