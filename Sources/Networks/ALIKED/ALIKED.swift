@@ -15,8 +15,9 @@
 //   SDDH  per keypoint: offsets from a 3x3 patch, M bilinear samples, SELU(1x1), aggregation
 //         weights, L2 normalisation
 //
-// The full-resolution x1234 map (dim floats per pixel) is never stored: the score head's first
-// 1x1 conv reads it a band of rows at a time, and SDDH rebuilds the few pixels it samples.
+// The full-resolution x1234 map (dim floats per pixel) is never stored: score_head.0 is applied
+// to each level at its own resolution (it is linear) and upsampled, and SDDH rebuilds the few
+// pixels it samples from block1's output and the stored lower levels.
 // BatchNorms are folded into the convolutions before them at load time.
 import Foundation
 import Checkpoints

@@ -8,7 +8,8 @@
 //   down1..4  2x2 average pool, then unit: InstanceNorm, PReLU, 5x5 conv  1/2 .. 1/16
 //   up0..3    bilinear x2 (align_corners=False) of the level below, concatenated with the skip
 //             (upsampled first), then a unit                              1/8 .. 1/1, 129 channels
-//   crop to the image: channels 0..<128 are descriptors, 128 the heatmap (logits)
+//   crop to the image: channels 0..<128 are descriptors, 128 the heatmap (logits); up3's
+//   convolution is evaluated for the heatmap densely and for the descriptors at the keypoints only
 //   strict 5x5 maxima (whole window inside the map), logit > threshold, optional top-n kept in
 //   raster order, descriptors L2-normalised at the keypoints.
 import Foundation
