@@ -20,17 +20,17 @@ import argparse
 import importlib
 import json
 import os
-import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "reference"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lightglue_reference  # noqa: E402  (imports the checkout's modules without copying them)
+import rank_throughput  # noqa: E402  (runs `superglue rank` and reads its img/s summary)
 
 
 def reference_pipeline(args):
@@ -65,15 +65,10 @@ def ours(args, query, folder, work):
                "--max-keypoints", str(args.max_keypoints)]
     env = dict(os.environ, SUPERGLUE_NUM_THREADS=str(args.threads), SUPERGLUE_OFFLINE="1")
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    rate = rank_throughput.rank_images_per_second(command, env=env)
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
-    match = re.search(r"\(([0-9.]+) img/s\)", result.stderr + result.stdout)
-    if not match:
-        raise SystemExit(f"no 'img/s' summary in the output of {' '.join(command)}:\n{result.stderr}")
     # ru_maxrss of children is the largest child so far: only meaningful when it grew.
-    return float(match.group(1)), (peak_mb if peak_mb * 1024 > before else None)
+    return rate, (peak_mb if peak_mb * 1024 > before else None)
 
 
 def main():

@@ -46,7 +46,12 @@ def ours_images_per_second(binary, weights, query, folder, size_wh, max_keypoint
     command = [binary, "rank", "--query", str(query), "--images", str(folder), "--output", str(output),
                "--weights", str(weights), "--no-cache", "--overwrite",
                "--resize", str(size_wh[0]), str(size_wh[1]), "--max-keypoints", str(max_keypoints)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    return rank_images_per_second(command)
+
+
+def rank_images_per_second(command, env=None):
+    """Runs a `superglue rank` command and returns the images per second its summary reports."""
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if result.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({result.returncode}): {result.stderr.strip()}")
     match = re.search(r"\(([0-9.]+) img/s\)", result.stderr + result.stdout)
