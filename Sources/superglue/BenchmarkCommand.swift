@@ -41,11 +41,11 @@ struct BenchmarkCommand: ParsableCommand {
 
     /// A timed stage, named as in the JSON output (`<stage>_ms`).
     enum Stage: String, CaseIterable {
-        case pair, superpoint, superglue_20, superglue_100, sinkhorn_iteration, detector
+        case pair, superpoint, superglue_20, superglue_100, sinkhorn_iteration, detector, lightglue
 
         /// The stages that exist for SuperPoint + SuperGlue, and for the other detectors.
         static let superPointStages: [Stage] = [.pair, .superpoint, .superglue_20, .superglue_100, .sinkhorn_iteration]
-        static let detectorStages: [Stage] = [.pair, .detector]
+        static let detectorStages: [Stage] = [.pair, .detector, .lightglue]
     }
 
     /// One `--stages` value: stage names separated by commas.
@@ -130,7 +130,7 @@ struct BenchmarkCommand: ParsableCommand {
         let selected = Set((stages.isEmpty ? Stage.detectorStages : stages.flatMap(\.stages)).map(\.rawValue))
         let unsupported = selected.subtracting(Stage.detectorStages.map(\.rawValue))
         guard unsupported.isEmpty else {
-            throw ValidationError("with --features \(matching.features.rawValue) the stages are pair and detector; got \(unsupported.sorted().joined(separator: ", "))")
+            throw ValidationError("with --features \(matching.features.rawValue) the stages are pair, detector and lightglue; got \(unsupported.sorted().joined(separator: ", "))")
         }
         guard !randomWeights else { throw ValidationError("--random-weights applies to superpoint only") }
         let matcher = try matching.makeMatcher()
@@ -153,7 +153,8 @@ struct BenchmarkCommand: ParsableCommand {
             result["detector_cpu_ms"] = Array(cpu.suffix(runs))
             result["keypoints"] = keypoints
         }
-        if layers {
+        if selected.contains("lightglue") { try timeLightGlue(matcher, url0, url1, into: &result) }
+        if layers && selected.contains("detector") {
             guard let network = matcher.detector as? any ProfilableDetector else {
                 throw ValidationError("\(matcher.detector.name) has no per-layer profile")
             }
@@ -170,12 +171,62 @@ struct BenchmarkCommand: ParsableCommand {
             if !json { Self.printProfile(profile, runs: runs) }
         }
         if !json {
-            for key in ["detector_ms", "detector_cpu_ms", "pair_ms"] {
+            for key in ["detector_ms", "detector_cpu_ms", "lightglue_ms", "lightglue_cpu_ms", "pair_ms"] {
                 if let v = result[key] as? [Double] { print(String(format: "%-22@ median %8.2f ms", key as NSString, Self.median(v))) }
             }
         }
         let data = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: data, as: UTF8.self))
+    }
+
+    /// LightGlue alone, as the ranking job runs it: image 0 prepared once (``LightGlue/prepare(_:)``),
+    /// then matched against image 1's features; with --layers, its parts summed over the layers.
+    private func timeLightGlue(_ matcher: Matcher, _ url0: URL, _ url1: URL, into result: inout [String: Any]) throws {
+        guard let lightGlue = matcher.featureMatcher as? LightGlue else { throw ValidationError("the lightglue stage needs the LightGlue matcher") }
+        let features0 = try matcher.extract(url0).features, features1 = try matcher.extract(url1).features
+        let query = try lightGlue.prepare(features0)
+        var cpu: [Double] = []
+        var stopLayer = 0, matchCount = 0
+        result["lightglue_ms"] = try time {
+            let start = LayerProfile.processCPUSeconds()
+            let detailed = try lightGlue.matchDetailed(query, features1)
+            cpu.append((LayerProfile.processCPUSeconds() - start) * 1e3)
+            stopLayer = detailed.stopLayer
+            matchCount = detailed.matches.matches0.filter { $0 >= 0 }.count
+        }
+        result["lightglue_cpu_ms"] = Array(cpu.suffix(runs))
+        result["lightglue_keypoints"] = [features0.count, features1.count]
+        result["lightglue_stop_layer"] = stopLayer
+        result["lightglue_matches"] = matchCount
+        guard layers else { return }
+        let profile = LayerProfile()
+        for _ in 0..<runs { _ = try lightGlue.matchDetailed(query, features1, profile: profile) }
+        result["lightglue_layers"] = profile.stages.map { stage -> [String: Any] in
+            ["name": stage.name, "calls": stage.wallSeconds.count / runs, "ms": stage.wallSeconds.reduce(0, +) / Double(runs) * 1e3,
+             "cpu_ms": stage.cpuSeconds.reduce(0, +) / Double(runs) * 1e3, "gflop": stage.totalFlops / Double(runs) / 1e9]
+        }
+        if !json { Self.printTotals(profile, runs: runs, title: "LightGlue, \(features0.count) x \(features1.count) keypoints, stop layer \(stopLayer)") }
+    }
+
+    /// A table of stages that run several times per pass with different sizes: per pass, the
+    /// mean total wall and CPU ms, GFLOP, and GFLOP/s over the wall and over the CPU time.
+    static func printTotals(_ profile: LayerProfile, runs: Int, title: String) {
+        let rows = profile.stages.map { stage in
+            (stage, stage.wallSeconds.reduce(0, +) / Double(runs) * 1e3, stage.cpuSeconds.reduce(0, +) / Double(runs) * 1e3,
+             stage.totalFlops / Double(runs) / 1e9)
+        }
+        let totalWall = rows.reduce(0) { $0 + $1.1 }, totalCPU = rows.reduce(0) { $0 + $1.2 }
+        let width = max(20, rows.map(\.0.name.count).max() ?? 0)
+        print("\(title): mean of \(runs) profiled runs (wall ms, process CPU ms over all threads; \(Parallel.workers) workers)")
+        print("stage".padding(toLength: width, withPad: " ", startingAt: 0) + " calls   wall ms    cpu ms  share   GFLOP  GFLOP/s  per cpu-s")
+        for (stage, wall, cpu, gflop) in rows {
+            let rate = gflop > 0 && wall > 0 ? String(format: "%8.1f", gflop / (wall / 1e3)) : "       -"
+            let perCPU = gflop > 0 && cpu > 0 ? String(format: "%10.1f", gflop / (cpu / 1e3)) : "         -"
+            print(stage.name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + String(format: " %5d %9.2f %9.2f %5.1f%% %7.2f ", stage.wallSeconds.count / runs, wall, cpu,
+                           totalCPU > 0 ? 100 * cpu / totalCPU : 0, gflop) + rate + " " + perCPU)
+        }
+        print("total".padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "       %9.2f %9.2f", totalWall, totalCPU))
     }
 
     /// A table of the profile's stages: median wall and CPU ms, share of the total, GFLOP, GFLOP/s

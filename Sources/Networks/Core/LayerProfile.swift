@@ -22,6 +22,9 @@ public final class LayerProfile: @unchecked Sendable {
         public var wallSeconds: [Double] = []
         /// CPU seconds of the whole process during each call (all threads).
         public var cpuSeconds: [Double] = []
+        /// Flops of every call together (differs from `flops * calls` when calls differ in
+        /// size, as LightGlue's layers do after pruning).
+        public var totalFlops: Double = 0
 
         /// Effective GFLOP/s of the median call (nil without flops).
         public var gflops: Double? {
@@ -44,10 +47,27 @@ public final class LayerProfile: @unchecked Sendable {
     /// Runs `body`, recording its times under `name`.
     @discardableResult
     public func measure<Result>(_ name: String, flops: Double = 0, _ body: () throws -> Result) rethrows -> Result {
-        let wall0 = DispatchTime.now().uptimeNanoseconds, cpu0 = Self.processCPUSeconds()
+        let start = Self.mark()
         let result = try body()
-        let cpu = Self.processCPUSeconds() - cpu0
-        let wall = Double(DispatchTime.now().uptimeNanoseconds - wall0) / 1e9
+        record(name, since: start, flops: flops)
+        return result
+    }
+
+    /// A point in time, wall clock and the process's CPU time, for ``record(_:since:flops:)``.
+    public struct Mark: Sendable {
+        let wallNanoseconds: UInt64
+        let cpuSeconds: Double
+    }
+
+    public static func mark() -> Mark {
+        Mark(wallNanoseconds: DispatchTime.now().uptimeNanoseconds, cpuSeconds: processCPUSeconds())
+    }
+
+    /// Records one call of `name` that started at `start` and ends now (for stages that are not
+    /// one closure, such as a loop body left by `break`).
+    public func record(_ name: String, since start: Mark, flops: Double = 0) {
+        let cpu = Self.processCPUSeconds() - start.cpuSeconds
+        let wall = Double(DispatchTime.now().uptimeNanoseconds - start.wallNanoseconds) / 1e9
         let i: Int
         if let found = index[name] {
             i = found
@@ -57,9 +77,9 @@ public final class LayerProfile: @unchecked Sendable {
             stages.append(Stage(name: name, flops: flops))
         }
         stages[i].flops = flops
+        stages[i].totalFlops += flops
         stages[i].wallSeconds.append(wall)
         stages[i].cpuSeconds.append(cpu)
-        return result
     }
 
     /// CPU time consumed so far by every thread of the process.

@@ -229,6 +229,12 @@ public final class LightGlue: Sendable {
     /// Throws ``LightGlueError/invalidFeatures(_:)`` when image 1's features are inconsistent or
     /// the query was prepared with other weights.
     public func matchDetailed(_ query: PreparedQuery, _ features1: Features) throws -> LightGlueResult {
+        try matchDetailed(query, features1, profile: nil)
+    }
+
+    /// ``matchDetailed(_:_:)-(PreparedQuery,_)`` recording the time of each part of the network
+    /// in `profile` (for benchmarks): stages accumulate over layers, with the flops of each call.
+    public func matchDetailed(_ query: PreparedQuery, _ features1: Features, profile: LayerProfile?) throws -> LightGlueResult {
         guard let state = query.state else { return try matchDetailed(query.features, features1) }
         guard let prepared = state as? LightGlueQueryState, prepared.owner === preparedOwner else {
             throw LightGlueError.invalidFeatures("the query was prepared by another matcher; prepare it with this one")
@@ -237,7 +243,7 @@ public final class LightGlue: Sendable {
         guard features1.count > 0 else { return try matchDetailed(query.features, features1) }
         let workspace = workspaces.take()
         defer { workspaces.give(workspace) }
-        return forward(query.features, prepared, features1, workspace: workspace, trace: nil)
+        return forward(query.features, prepared, features1, workspace: workspace, trace: nil, profile: profile)
     }
 
     private func validate(_ features: Features, name: String) throws {
@@ -259,7 +265,8 @@ public final class LightGlue: Sendable {
     /// The forward pass; image 0's part before layer 0's cross attention is copied from
     /// `prepared` when given.
     private func forward(_ features0: Features, _ prepared: LightGlueQueryState?, _ features1: Features,
-                         workspace ws: LightGlueWorkspace, trace: ((String, Tensor) -> Void)?) -> LightGlueResult {
+                         workspace ws: LightGlueWorkspace, trace: ((String, Tensor) -> Void)?,
+                         profile: LayerProfile? = nil) -> LightGlueResult {
         let dim = width, headDim = attention.headDim
         let total0 = features0.count, total1 = features1.count, total = total0 + total1
         let stride = 2 * dim
@@ -286,8 +293,11 @@ public final class LightGlue: Sendable {
             encodeImage(features0, first: 0, tokens: tokens, rope: rope, projections: projections, context: context,
                         hidden: hidden, scratch: attentionScratch, trace: trace, image: 0)
         }
-        encodeImage(features1, first: total0, tokens: tokens, rope: rope, projections: projections, context: context,
-                    hidden: hidden, scratch: attentionScratch, trace: trace, image: 1)
+        profile.measure("encode image 1 (input projection, rotary, layer 0 self block, cross projections)",
+                        flops: encodeFlops(total1)) {
+            encodeImage(features1, first: total0, tokens: tokens, rope: rope, projections: projections, context: context,
+                        hidden: hidden, scratch: attentionScratch, trace: trace, image: 1)
+        }
 
         var count0 = total0, count1 = total1
         var index0 = Array(0..<total0), index1 = Array(0..<total1)
@@ -301,11 +311,11 @@ public final class LightGlue: Sendable {
             // Layer 0's self block and cross projections ran per image (encodeImage).
             if i > 0 {
                 selfBlock(layer, tokens: tokens, rope: rope, count0: count0, count1: count1, projections: projections, context: context,
-                          hidden: hidden, scratch: attentionScratch, trace: nil)
+                          hidden: hidden, scratch: attentionScratch, trace: nil, profile: profile)
             }
             if let trace { traceImages("layer\(i).self", tokens, count0: count0, count1: count1, trace) }
             crossBlock(layer, tokens: tokens, count0: count0, count1: count1, projections: projections, context: context,
-                       hidden: hidden, scratch: attentionScratch, projected: i == 0)
+                       hidden: hidden, scratch: attentionScratch, projected: i == 0, profile: profile)
             if let trace {
                 traceImages("layer\(i).cross", tokens, count0: count0, count1: count1, trace)
                 traceAssignment(layer: i, tokens: tokens, count0: count0, count1: count1, workspace: ws, trace: trace)
@@ -314,6 +324,8 @@ public final class LightGlue: Sendable {
 
             let confidence = perRow, matchability = perRow + rows
             let threshold = confidenceThresholds[i]
+            let exitStart = profile.map { _ in LayerProfile.mark() }
+            defer { if let profile, let exitStart { profile.record("token confidence, exit test, pruning", since: exitStart) } }
             if config.earlyExit || trace != nil {
                 tokenConfidences[i].apply(tokens, stride: stride, rows: rows, into: confidence, outputStride: 1)
                 for r in 0..<rows { confidence[r] = sigmoid(confidence[r]) }
@@ -361,9 +373,13 @@ public final class LightGlue: Sendable {
             return LightGlueResult(matches: .unmatched(count0: total0, count1: total1), stopLayer: stopLayer, prune0: prune0, prune1: prune1)
         }
 
-        let logAssignment = assign(layer: stopIndex, tokens: tokens, count0: count0, count1: count1, workspace: ws)
-        let compact = mutualMatches(logAssignment: logAssignment, count0: count0, count1: count1, rowStride: count1,
-                                    threshold: Float(config.filterThreshold))
+        let logAssignment = profile.measure("log assignment", flops: 2 * Double(count0 * count1 + count0 + count1) * Double(dim)) {
+            assign(layer: stopIndex, tokens: tokens, count0: count0, count1: count1, workspace: ws)
+        }
+        let compact = profile.measure("mutual matches") {
+            mutualMatches(logAssignment: logAssignment, count0: count0, count1: count1, rowStride: count1,
+                          threshold: Float(config.filterThreshold))
+        }
         // Back to the original keypoint indices; pruned keypoints stay unmatched with score 0.
         var matches = Matches.unmatched(count0: total0, count1: total1)
         for r in 0..<count0 {
@@ -446,8 +462,10 @@ public final class LightGlue: Sendable {
     private func selfBlock(_ layer: TransformerLayer, tokens: UnsafeMutablePointer<Float>, rope: UnsafeMutablePointer<Float>,
                            count0: Int, count1: Int, projections: UnsafeMutablePointer<Float>,
                            context: UnsafeMutablePointer<Float>, hidden: UnsafeMutablePointer<Float>,
-                           scratch: UnsafeMutablePointer<Float>, trace: ((String, Tensor) -> Void)?) {
+                           scratch: UnsafeMutablePointer<Float>, trace: ((String, Tensor) -> Void)?,
+                           profile: LayerProfile? = nil) {
         let dim = width, headDim = attention.headDim, rows = count0 + count1, stride = 2 * dim
+        let projection = profile.map { _ in LayerProfile.mark() }
         layer.selfQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 3 * dim)
         RowParallel.forEach(rows: rows, minRowsPerWorker: 256) { range in
             for r in range {
@@ -473,6 +491,8 @@ public final class LightGlue: Sendable {
             }
             trace("layer0.k0_rotated", Tensor(shape: [headCount, count0, headDim], data: q))
         }
+        if let profile, let projection { profile.record("self: q|k|v projection + rotary", since: projection, flops: 6 * Double(rows * dim * dim)) }
+        let attended = profile.map { _ in LayerProfile.mark() }
         for image in 0..<2 {  // (no array literal here: nothing is allocated per layer)
             let first = image == 0 ? 0 : count0, count = image == 0 ? count0 : count1
             if count == 0 { continue }
@@ -481,8 +501,13 @@ public final class LightGlue: Sendable {
                       key: rowsStart + dim, keyStride: 3 * dim, value: rowsStart + 2 * dim, valueStride: 3 * dim, keyCount: count,
                       output: context + first * dim, outputStride: dim, scratch: scratch)
         }
-        layer.selfOutput.apply(context, stride: dim, rows: rows, into: tokens + dim, outputStride: stride)
-        layer.selfFeedForward.apply(tokens, rows: rows, dim: dim, hidden: hidden)
+        if let profile, let attended {
+            profile.record("self: attention", since: attended, flops: 4 * Double(count0 * count0 + count1 * count1) * Double(dim))
+        }
+        profile.measure("self: output projection + feed-forward", flops: 14 * Double(rows * dim * dim)) {
+            layer.selfOutput.apply(context, stride: dim, rows: rows, into: tokens + dim, outputStride: stride)
+            layer.selfFeedForward.apply(tokens, rows: rows, dim: dim, hidden: hidden)
+        }
     }
 
     /// Cross attention both ways with one projection for queries and keys (the similarity of
@@ -491,18 +516,36 @@ public final class LightGlue: Sendable {
     /// projections `[qk | v]` of every row are already in `projections`.
     private func crossBlock(_ layer: TransformerLayer, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                             projections: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
-                            hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, projected: Bool) {
+                            hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, projected: Bool,
+                            profile: LayerProfile? = nil) {
         let dim = width, rows = count0 + count1, stride = 2 * dim
-        if !projected { layer.crossQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 2 * dim) }
+        if !projected {
+            profile.measure("cross: qk|v projection", flops: 4 * Double(rows * dim * dim)) {
+                layer.crossQKV.apply(tokens, stride: stride, rows: rows, into: projections, outputStride: 2 * dim)
+            }
+        }
         let image0 = projections, image1 = projections + count0 * 2 * dim
-        attention(query: image0, queryStride: 2 * dim, queryCount: count0,
-                  key: image1, keyStride: 2 * dim, value: image1 + dim, valueStride: 2 * dim, keyCount: count1,
-                  output: context, outputStride: dim, scratch: scratch)
-        attention(query: image1, queryStride: 2 * dim, queryCount: count1,
-                  key: image0, keyStride: 2 * dim, value: image0 + dim, valueStride: 2 * dim, keyCount: count0,
-                  output: context + count0 * dim, outputStride: dim, scratch: scratch)
-        layer.crossOutput.apply(context, stride: dim, rows: rows, into: tokens + dim, outputStride: stride)
-        layer.crossFeedForward.apply(tokens, rows: rows, dim: dim, hidden: hidden)
+        // Flops of the reference's evaluation: one similarity, two weighted sums.
+        profile.measure("cross: attention", flops: 6 * Double(count0 * count1) * Double(dim)) {
+            attention(query: image0, queryStride: 2 * dim, queryCount: count0,
+                      key: image1, keyStride: 2 * dim, value: image1 + dim, valueStride: 2 * dim, keyCount: count1,
+                      output: context, outputStride: dim, scratch: scratch)
+            attention(query: image1, queryStride: 2 * dim, queryCount: count1,
+                      key: image0, keyStride: 2 * dim, value: image0 + dim, valueStride: 2 * dim, keyCount: count0,
+                      output: context + count0 * dim, outputStride: dim, scratch: scratch)
+        }
+        profile.measure("cross: output projection + feed-forward", flops: 14 * Double(rows * dim * dim)) {
+            layer.crossOutput.apply(context, stride: dim, rows: rows, into: tokens + dim, outputStride: stride)
+            layer.crossFeedForward.apply(tokens, rows: rows, dim: dim, hidden: hidden)
+        }
+    }
+
+    /// Flops of ``encodeImage(_:first:tokens:rope:projections:context:hidden:scratch:trace:image:)``
+    /// for `n` keypoints: input projection, layer 0's self block, the cross projections.
+    private func encodeFlops(_ n: Int) -> Double {
+        let n = Double(n), d = Double(width)
+        let input = inputProjection == nil ? 0 : 2 * n * Double(inputDim) * d
+        return input + 6 * n * d * d + 4 * n * n * d + 14 * n * d * d + 4 * n * d * d
     }
 
     /// The log assignment of layer `layer` on the current keypoints, `[count0, count1]` in the
