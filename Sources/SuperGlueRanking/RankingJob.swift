@@ -53,6 +53,12 @@ public struct RankingJobConfiguration: Sendable {
     /// (no synchronisation inside the networks, each core's cache holds one image) and cost one
     /// more set of network buffers each (README.md gives the measured memory).
     public var lanes: Int?
+    /// Lanes that may run the detector at the same time (at least 1, at most the lanes). Each
+    /// detector run needs its own buffers, which grow with the image (ALIKED at 1024 px: about
+    /// 200 MB; DISK more), while matching needs little; with the default 1 the lanes take turns
+    /// at the detector and match in parallel, and since matching takes longer than detection
+    /// they rarely wait (README.md gives the measured memory and speed).
+    public var detectorLanes: Int
     /// The query's rotations tried against every image (each image keeps its best-scoring one,
     /// and the results get a `query_rotation` column); ``RankingQueryRotations/none`` by default.
     public var queryRotations: RankingQueryRotations
@@ -62,7 +68,7 @@ public struct RankingJobConfiguration: Sendable {
 
     public init(query: URL, source: RankingImageSource, output: URL, shard: RankingShard? = nil, journal: URL? = nil,
                 cacheDirectory: URL? = nil, resume: Bool = false, overwrite: Bool = false, scoreKey: RankingScoreKey = .confidence,
-                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2, lanes: Int? = nil,
+                ransac: HomographyRANSAC = HomographyRANSAC(), prefetch: Int = 2, lanes: Int? = nil, detectorLanes: Int = 1,
                 queryRotations: RankingQueryRotations = .none) {
         self.query = query
         self.source = source
@@ -76,6 +82,7 @@ public struct RankingJobConfiguration: Sendable {
         self.ransac = ransac
         self.prefetch = prefetch
         self.lanes = lanes
+        self.detectorLanes = detectorLanes
         self.queryRotations = queryRotations
     }
 
@@ -191,7 +198,8 @@ public enum RankingJob {
         let pipeline = RankingPipeline(engine: engine, cache: cache, queries: queries, scoreKey: configuration.scoreKey,
                                        ransac: configuration.ransac, events: events)
         let start = DispatchTime.now()
-        let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), lanes: configuration.laneCount, stop: stop) { record in
+        let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), lanes: configuration.laneCount,
+                                   detectorLanes: max(1, configuration.detectorLanes), stop: stop) { record in
             try journal.append(record)
             records[record.image] = record
             summary.processed += 1

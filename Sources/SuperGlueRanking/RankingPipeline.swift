@@ -103,9 +103,11 @@ struct RankingPipeline: Sendable {
 
     /// Processes `images`, handing each finished record to `record` on the calling thread.
     /// Stops early when `stop` is set (after the images being matched) or `record` throws.
-    func run(_ images: [RankingImage], prefetch: Int, lanes: Int = 1, stop: RankingStopFlag,
+    func run(_ images: [RankingImage], prefetch: Int, lanes: Int = 1, detectorLanes: Int = 1, stop: RankingStopFlag,
              record: (RankingRecord) throws -> Void) -> Outcome {
-        if lanes > 1 { return runLanes(images, lanes: min(lanes, max(1, images.count)), stop: stop, record: record) }
+        if lanes > 1 {
+            return runLanes(images, lanes: min(lanes, max(1, images.count)), detectorLanes: detectorLanes, stop: stop, record: record)
+        }
         let queue = BoundedQueue<PreparedRankingImage>(capacity: prefetch)
         let producerDone = DispatchSemaphore(value: 0)
         let counters = LockedBox(CacheCounters())
@@ -140,8 +142,12 @@ struct RankingPipeline: Sendable {
 
     /// One thread per lane takes the next image and runs all of its work (read, features,
     /// matching, measurement) with the engine's parallel loops kept on that thread
-    /// (``Parallel/serially(_:)``); the finished records come back to the calling thread.
-    func runLanes(_ images: [RankingImage], lanes: Int, stop: RankingStopFlag, record: (RankingRecord) throws -> Void) -> Outcome {
+    /// (``Parallel/serially(_:)``); the finished records come back to the calling thread. At
+    /// most `detectorLanes` lanes run the detector at once, so the detector's buffers (the
+    /// largest a lane holds) exist that many times, not once per lane.
+    func runLanes(_ images: [RankingImage], lanes: Int, detectorLanes: Int, stop: RankingStopFlag,
+                  record: (RankingRecord) throws -> Void) -> Outcome {
+        let detectorGate = detectorLanes < lanes ? DispatchSemaphore(value: max(1, detectorLanes)) : nil
         let results = BoundedQueue<RankingRecord>(capacity: lanes)
         let next = LockedBox(0)
         let counters = LockedBox(CacheCounters())
@@ -154,7 +160,9 @@ struct RankingPipeline: Sendable {
                 while !stop.isStopRequested, !results.isCancelled {
                     let index = next.update { value -> Int in defer { value += 1 }; return value }
                     guard index < images.count else { break }
-                    let result = Parallel.serially { pipeline.finish(pipeline.prepare(images[index], counters: &local)) }
+                    let result = Parallel.serially {
+                        pipeline.finish(pipeline.prepare(images[index], counters: &local, detectorGate: detectorGate))
+                    }
                     if !results.put(result) { break }
                 }
                 counters.update { $0.add(local) }
@@ -181,8 +189,9 @@ struct RankingPipeline: Sendable {
         return Outcome(counters.get(), error: failure)
     }
 
-    /// Reads the file and gets its features from the cache or the engine.
-    func prepare(_ image: RankingImage, counters: inout CacheCounters) -> PreparedRankingImage {
+    /// Reads the file and gets its features from the cache or the engine (the engine only while
+    /// holding `detectorGate`, when given).
+    func prepare(_ image: RankingImage, counters: inout CacheCounters, detectorGate: DispatchSemaphore? = nil) -> PreparedRankingImage {
         let start = DispatchTime.now()
         func done(_ features: Features?, _ failure: String?) -> PreparedRankingImage {
             PreparedRankingImage(image: image, features: features, failure: failure, seconds: Self.seconds(since: start))
@@ -207,7 +216,11 @@ struct RankingPipeline: Sendable {
             }
         }
         let features: Features
-        do { features = try engine.features(forImageAt: image.url) } catch { return done(nil, Self.statusText(error)) }
+        do {
+            detectorGate?.wait()
+            defer { detectorGate?.signal() }
+            features = try engine.features(forImageAt: image.url)
+        } catch { return done(nil, Self.statusText(error)) }
         if let problem = Self.inconsistency(of: features) { return done(nil, problem) }
         if let cache, let key {
             do { try cache.store(features, key: key) } catch {

@@ -26,6 +26,9 @@ public struct RankingReportConfiguration: Sendable {
     public var settings: [RankingReportSetting]
     /// Images rendered at once (default: one per worker).
     public var lanes: Int?
+    /// Renderings that may run the detector at once (for images not in the feature cache), as
+    /// ``RankingJobConfiguration/detectorLanes``.
+    public var detectorLanes: Int
     /// Longest side of a thumbnail, in pixels.
     public var thumbnailSize: Int
     /// Each image of a match plot fits in `plotSize` x `plotSize * 3 / 4` pixels.
@@ -35,7 +38,7 @@ public struct RankingReportConfiguration: Sendable {
 
     public init(results: URL, output: URL, query: URL, source: RankingImageSource, cacheDirectory: URL? = nil, topCount: Int = 50,
                 threshold: Double? = nil, scoreKey: RankingScoreKey = .confidence, settings: [RankingReportSetting] = [],
-                lanes: Int? = nil, thumbnailSize: Int = 160, plotSize: Int = 360, jpegQuality: Int = 85) {
+                lanes: Int? = nil, detectorLanes: Int = 1, thumbnailSize: Int = 160, plotSize: Int = 360, jpegQuality: Int = 85) {
         self.results = results
         self.output = output
         self.query = query
@@ -46,6 +49,7 @@ public struct RankingReportConfiguration: Sendable {
         self.scoreKey = scoreKey
         self.settings = settings
         self.lanes = lanes
+        self.detectorLanes = detectorLanes
         self.thumbnailSize = thumbnailSize
         self.plotSize = plotSize
         self.jpegQuality = jpegQuality
@@ -158,12 +162,13 @@ struct VisualRenderer: Sendable {
         let results = LockedBox([RankingReportVisual?](repeating: nil, count: top.count))
         let next = LockedBox(0)
         let lanes = max(1, min(configuration.lanes ?? Parallel.workers, top.count))
+        let detectorGate = configuration.detectorLanes < lanes ? DispatchSemaphore(value: max(1, configuration.detectorLanes)) : nil
         let renderer = self
         DispatchQueue.concurrentPerform(iterations: lanes) { _ in
             while true {
                 let i = next.update { value -> Int in defer { value += 1 }; return value }
                 guard i < top.count else { break }
-                let visual = Parallel.serially { renderer.visual(top[i].row) }
+                let visual = Parallel.serially { renderer.visual(top[i].row, detectorGate: detectorGate) }
                 results.update { $0[i] = visual }
             }
         }
@@ -171,7 +176,7 @@ struct VisualRenderer: Sendable {
     }
 
     /// The thumbnail and the match plot of one row; what fails is named in the note.
-    func visual(_ row: RankingResultRow) -> RankingReportVisual {
+    func visual(_ row: RankingResultRow, detectorGate: DispatchSemaphore? = nil) -> RankingReportVisual {
         let c = configuration
         let url = c.source.url(forImageNamed: row.image)
         var visual = RankingReportVisual(image: row.image, link: RankingReport.relativeLink(from: c.output.deletingLastPathComponent(), to: url))
@@ -191,7 +196,7 @@ struct VisualRenderer: Sendable {
         let pipeline = RankingPipeline(engine: engine, cache: cache, queries: [RankingQuery(rotation: 0, prepared: PreparedQuery(features: query))],
                                        scoreKey: c.scoreKey, ransac: HomographyRANSAC(), events: { _ in })
         var counters = CacheCounters()
-        let prepared = pipeline.prepare(RankingImage(name: row.image, url: url), counters: &counters)
+        let prepared = pipeline.prepare(RankingImage(name: row.image, url: url), counters: &counters, detectorGate: detectorGate)
         guard let features = prepared.features else {
             visual.note = "no features for the match plot: \(prepared.failure ?? "unknown")"
             return visual

@@ -62,6 +62,9 @@ struct RankCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Images processed at once, one per thread (default: one per core or SUPERGLUE_NUM_THREADS). Each lane holds its own network buffers, about 95 MB at 640x480; 1 runs one image at a time on every core.", valueName: "n"))
     var lanes: Int?
 
+    @Option(help: ArgumentHelp("Lanes that may run the detector at the same time (default 1). Each holds the detector's buffers (ALIKED at 1024 px: about 200 MB); the lanes take turns at the detector and match in parallel.", valueName: "n"))
+    var detectorLanes: Int = 1
+
     @Option(help: ArgumentHelp("""
         Query rotations to try, in degrees counter-clockwise (0, 90, 180, 270), comma-separated. Each image is matched \
         against the query turned by each angle and keeps the best score; the CSV gets a query_rotation column. \
@@ -91,6 +94,7 @@ struct RankCommand: ParsableCommand {
         guard ransacThreshold.isFinite, ransacThreshold > 0 else { throw ValidationError("--ransac-threshold must be > 0") }
         guard logInterval.isFinite, logInterval > 0 else { throw ValidationError("--log-interval must be > 0") }
         if let lanes, !(1...256).contains(lanes) { throw ValidationError("--lanes must be between 1 and 256") }
+        guard (1...256).contains(detectorLanes) else { throw ValidationError("--detector-lanes must be between 1 and 256") }
         if let shard { do { _ = try RankingShard(parsing: shard) } catch { throw ValidationError("--shard: \(error)") } }
         try reportOptions.check()
         do { _ = try RankingQueryRotations(parsing: queryRotations) } catch { throw ValidationError("\(error)") }
@@ -112,7 +116,7 @@ struct RankCommand: ParsableCommand {
         return RankingJobConfiguration(
             query: URL(fileURLWithPath: query), source: source, output: outputURL, shard: try shard.map(RankingShard.init(parsing:)),
             cacheDirectory: cacheDirectory, resume: resume, overwrite: overwrite, scoreKey: score,
-            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed), lanes: lanes,
+            ransac: HomographyRANSAC(reprojectionThreshold: ransacThreshold, seed: ransacSeed), lanes: lanes, detectorLanes: detectorLanes,
             queryRotations: try RankingQueryRotations(parsing: queryRotations))
     }
 

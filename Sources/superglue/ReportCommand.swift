@@ -106,7 +106,7 @@ struct ReportOptions: ParsableArguments {
             results: job.output, output: output, query: job.query, source: job.source, cacheDirectory: cacheDirectory,
             topCount: top, threshold: threshold, scoreKey: job.scoreKey,
             settings: Self.settings(engine: engine, job: job, matching: matching, identity: identity, verification: verification),
-            lanes: job.lanes)
+            lanes: job.lanes, detectorLanes: job.detectorLanes)
         return try RankingReport.write(engine: engine, configuration: configuration)
     }
 

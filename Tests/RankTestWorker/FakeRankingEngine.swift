@@ -25,6 +25,7 @@ final class FakeRankingEngine: RankingEngine, @unchecked Sendable {
     let identity: String
     private let lock = NSLock()
     private var featureCallCount = 0
+    private var featureCallsInFlight = 0, mostFeatureCallsInFlight = 0
 
     init(delay: Double = 0, identity: String = "fake-engine-v1") {
         self.delay = delay
@@ -33,6 +34,8 @@ final class FakeRankingEngine: RankingEngine, @unchecked Sendable {
 
     /// How many times ``features(forImageAt:)`` ran (cache hits skip it).
     var featureCalls: Int { lock.lock(); defer { lock.unlock() }; return featureCallCount }
+    /// The most ``features(forImageAt:)`` calls that ran at the same time.
+    var mostConcurrentFeatureCalls: Int { lock.lock(); defer { lock.unlock() }; return mostFeatureCallsInFlight }
 
     var featureIdentity: String { identity }
     var matchIdentity: String { identity + "/match" }
@@ -44,7 +47,12 @@ final class FakeRankingEngine: RankingEngine, @unchecked Sendable {
     /// The image turned by `quarterTurns` counter-clockwise: keypoints moved as np.rot90 moves
     /// pixels, the orientation in the descriptors advanced.
     func features(forImageAt url: URL, quarterTurns: Int) throws -> Features {
-        lock.lock(); featureCallCount += 1; lock.unlock()
+        lock.lock()
+        featureCallCount += 1
+        featureCallsInFlight += 1
+        mostFeatureCallsInFlight = max(mostFeatureCallsInFlight, featureCallsInFlight)
+        lock.unlock()
+        defer { lock.lock(); featureCallsInFlight -= 1; lock.unlock() }
         if delay > 0 { Thread.sleep(forTimeInterval: delay) }
         let data = try Data(contentsOf: url)
         guard data.starts(with: Array("FAKEIMG ".utf8)) else { throw FakeImageError(description: "corrupt: not a FAKEIMG file") }

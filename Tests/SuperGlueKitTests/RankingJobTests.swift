@@ -221,6 +221,26 @@ import Tensors
         #expect { try RankingJob.run(engine: FakeRankingEngine(), configuration: RankingTestSupport.configuration(query: scene.query, images: scene.images, output: output)) } throws: { "\($0)".contains("--resume") }
     }
 
+    @Test func detectorLanesLimitConcurrentExtractionsWithoutChangingResults() throws {
+        let folder = try TemporaryFolder("job-detector-lanes")
+        defer { folder.cleanup() }
+        let scene = try FakeScene.write(to: folder.url, count: 9)
+        let reference = try RankingTestSupport.referenceResults(scene, in: folder)
+        for detectorLanes in [1, 2, 4] {
+            let output = folder.path("detector\(detectorLanes).csv")
+            // The delay keeps every lane inside the detector long enough for the others to arrive.
+            let engine = FakeRankingEngine(delay: 0.03)
+            var configuration = RankingTestSupport.configuration(query: scene.query, images: scene.images, output: output, lanes: 4)
+            configuration.detectorLanes = detectorLanes
+            let summary = try RankingJob.run(engine: engine, configuration: configuration)
+            #expect(summary.processed == 12 && summary.failed == 3, "detector lanes \(detectorLanes)")
+            #expect(try RankingTestSupport.resultsWithoutTimings(output) == RankingTestSupport.resultsWithoutTimings(reference))
+            // The query's extraction runs before the lanes start, alone.
+            #expect(engine.mostConcurrentFeatureCalls <= detectorLanes, "detector lanes \(detectorLanes)")
+            if detectorLanes == 1 { #expect(engine.mostConcurrentFeatureCalls == 1) }
+        }
+    }
+
     @Test func lanesGiveTheSameResultsAsOneLane() throws {
         let folder = try TemporaryFolder("job-lanes")
         defer { folder.cleanup() }

@@ -214,7 +214,8 @@ struct DeformableResidualBlock: Sendable {
         }
         let flops = LayerProfile.convolutionFlops(pixels: pixels, inChannels: conv.inChannels, outChannels: conv.outChannels, kernel: 3)
         profile.measure("\(name) deformable 3x3 \(conv.inChannels)->\(conv.outChannels) \(width)x\(height)", flops: flops) {
-            let band = max(1, min(height, 16384 / max(width, 1)))
+            // Bands of about 4 MB of samples: the whole map's im2col would be tens of MB.
+            let band = max(1, min(height, (1 << 20) / conv.conv.patchSize / max(width, 1)))
             let buffer = scratch[0].reserve(conv.scratchCount(bandPixels: band * width))
             var y0 = 0
             while y0 < height {

@@ -591,37 +591,63 @@ final class ALIKEDWorkerScratch {
 }
 
 /// The memory of one ALIKED forward pass, kept between calls (sizes for an `hp x wp` padded image).
+///
+/// The maps live in one arena. Maps whose lifetimes do not overlap share its last part: the padded
+/// input (read by level 1 only), then the maps of levels 2-4 (x2, x3, x4, the offsets and score
+/// shares, all dead once the score head has its input), then the score map and NMS buffers of DKD.
+/// x1 and the aggregated levels stay to the end (SDDH samples them).
 final class ALIKEDWorkspace {
-    let padded = ScratchBuffer()  // [hp * wp, 3]
-    let x1 = ScratchBuffer()  // [hp * wp, c1]: block1's output
-    let score = ScratchBuffer()  // [hp * wp, 8]: score_head.0's output; then score_head.4's
-    let temp = ScratchBuffer()  // [hp * wp, 4] or [hp/2 * wp/2, c2]: a block's intermediate; score_head.2's output, the logits
-    let levelInput = ScratchBuffer()  // [hp/2 * wp/2, c1] at most: the pooled input of blocks 2, 3, 4
-    let x2 = ScratchBuffer(), x3 = ScratchBuffer(), x4 = ScratchBuffer()  // blocks 2-4: c2, c3, c4 channels
-    let aggregated = (0..<3).map { _ in ScratchBuffer() }  // a2, a3, a4: [level pixels, dim / 4]
-    let projected = (0..<3).map { _ in ScratchBuffer() }  // score_head.0's share of levels 2-4: [level pixels, 8]
-    let offsets = ScratchBuffer()  // [hp/8 * wp/8, 18]: a deformable layer's offsets
-    let scoreMap = ScratchBuffer()  // [h * w]: the cropped score map
-    let nms = (0..<6).map { _ in ScratchBuffer() }  // [h * w] each: the NMS map and its work buffers
+    /// A map in the arena (`base` is valid after ``reserve(hp:wp:height:width:dims:)``).
+    struct Map {
+        fileprivate(set) var base = UnsafeMutablePointer<Float>(bitPattern: 16)!
+    }
+
+    private let arena = ScratchBuffer()
+    private(set) var x1 = Map()  // [hp * wp, c1]: block1's output
+    private(set) var aggregated = [Map](repeating: Map(), count: 3)  // a2, a3, a4: [level pixels, dim / 4]
+    private(set) var score = Map()  // [hp * wp, 8]: score_head.0's output; then score_head.4's
+    private(set) var temp = Map()  // [hp * wp, 4] or [hp/2 * wp/2, c2]: a block's intermediate; score_head.2's output, the logits
+    private(set) var levelInput = Map()  // [hp/2 * wp/2, c1] at most: the pooled input of blocks 2, 3, 4
+    // Shared part, first use: level 1's input.
+    private(set) var padded = Map()  // [hp * wp, 3]
+    // Shared part, second use: levels 2-4.
+    private(set) var x2 = Map(), x3 = Map(), x4 = Map()  // blocks 2-4: c2, c3, c4 channels
+    private(set) var offsets = Map()  // [hp/8 * wp/8, 18]: a deformable layer's offsets
+    private(set) var projected = [Map](repeating: Map(), count: 3)  // score_head.0's share of levels 2-4: [level pixels, 8]
+    // Shared part, third use: DKD.
+    private(set) var scoreMap = Map()  // [h * w]: the cropped score map
+    private(set) var nms = [Map](repeating: Map(), count: 6)  // [h * w] each: the NMS map and its work buffers
+
     let workers = (0..<Parallel.workers).map { _ in ALIKEDWorkerScratch() }
     /// The workers' im2col / Winograd scratch, for whole-map layers run in bands.
     var scratches: [ScratchBuffer] { workers.map(\.scratch) }
 
+    /// Lays the maps out for an `hp x wp` padded image cropped to `height x width`.
     func reserve(hp: Int, wp: Int, height: Int, width: Int, dims d: ALIKEDVariant.Dimensions) {
-        let pixels = hp * wp, q = d.dim / 4
-        padded.reserve(pixels * 3)
-        x1.reserve(pixels * d.c1)
-        score.reserve(pixels * 8)
-        temp.reserve(max(pixels * 4, pixels / 4 * d.c2, pixels / 64 * d.c3, pixels / 1024 * d.c4))
-        levelInput.reserve(pixels / 4 * d.c1)
-        x2.reserve(pixels / 4 * d.c2)
-        x3.reserve(pixels / 64 * d.c3)
-        x4.reserve(pixels / 1024 * d.c4)
-        for (buffer, scale) in zip(aggregated, [2, 8, 32]) { buffer.reserve(pixels / (scale * scale) * q) }
-        for (buffer, scale) in zip(projected, [2, 8, 32]) { buffer.reserve(pixels / (scale * scale) * 8) }
-        offsets.reserve(pixels / 64 * 18)
-        scoreMap.reserve(height * width)
-        for buffer in nms { buffer.reserve(height * width) }
+        let pixels = hp * wp, q = d.dim / 4, levels = [2, 8, 32].map { pixels / ($0 * $0) }
+        // Sizes in floats, in arena order; each group's maps follow one another.
+        let lasting = [pixels * d.c1] + levels.map { $0 * q }
+            + [pixels * 8, max(pixels * 4, levels[0] * d.c2, levels[1] * d.c3, levels[2] * d.c4), levels[0] * d.c1]
+        let levelMaps = [levels[0] * d.c2, levels[1] * d.c3, levels[2] * d.c4, levels[1] * 18] + levels.map { $0 * 8 }
+        let detection = [Int](repeating: height * width, count: 7)
+        let shared = max(pixels * 3, levelMaps.reduce(0, +), detection.reduce(0, +))
+        let base = arena.reserve(lasting.reduce(0, +) + shared)
+        func layout(_ sizes: [Int], from start: UnsafeMutablePointer<Float>) -> [Map] {
+            var next = start
+            return sizes.map { size in defer { next += size }; return Map(base: next) }
+        }
+        let first = layout(lasting, from: base)
+        x1 = first[0]
+        aggregated = Array(first[1...3])
+        (score, temp, levelInput) = (first[4], first[5], first[6])
+        let sharedBase = base + lasting.reduce(0, +)
+        padded = Map(base: sharedBase)
+        let level = layout(levelMaps, from: sharedBase)
+        (x2, x3, x4, offsets) = (level[0], level[1], level[2], level[3])
+        projected = Array(level[4...6])
+        let dkd = layout(detection, from: sharedBase)
+        scoreMap = dkd[0]
+        nms = Array(dkd[1...])
     }
 }
 
