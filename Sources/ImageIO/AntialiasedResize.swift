@@ -50,19 +50,128 @@ public enum AntialiasedResize {
         guard pixels.count == width * height * channels, channels > 0 else {
             throw ImageLoadingError.invalidResize("\(pixels.count) values for a \(width)x\(height)x\(channels) image")
         }
+        return try pixels.withUnsafeBufferPointer { source in
+            try resize(width: width, height: height, channels: channels, longSide: longSide) { source[$0] }
+        }
+    }
+
+    /// ``resize(_:width:height:channels:longSide:)`` of 8-bit pixels taken as `value / 255`, without
+    /// a float copy of the whole image.
+    public static func resize(bytes pixels: [UInt8], width: Int, height: Int, channels: Int, longSide: Int) throws
+        -> (pixels: [Float], width: Int, height: Int, scale: (x: Float, y: Float)) {
+        guard pixels.count == width * height * channels, channels > 0 else {
+            throw ImageLoadingError.invalidResize("\(pixels.count) values for a \(width)x\(height)x\(channels) image")
+        }
+        return try pixels.withUnsafeBufferPointer { source in
+            try resize(width: width, height: height, channels: channels, longSide: longSide) { Float(source[$0]) / 255 }
+        }
+    }
+
+    /// The resize on values read through `value(index)` (index `(y * width + x) * channels + c`).
+    ///
+    /// kornia blurs the whole image, then samples 4 neighbours per output pixel. Only the blurred
+    /// values at the sampled rows and columns are computed here, each with the same operations in
+    /// the same order (so the same floats): the horizontal pass at the sampled columns of the rows
+    /// in the vertical window, kept in a ring of rows, then the vertical pass at the sampled rows.
+    /// Memory is a few rows of the output's width instead of two copies of the input in float.
+    static func resize(width: Int, height: Int, channels: Int, longSide: Int, value: (Int) -> Float) throws
+        -> (pixels: [Float], width: Int, height: Int, scale: (x: Float, y: Float)) {
         guard let size = targetSize(width: width, height: height, longSide: longSide) else {
             throw ImageLoadingError.invalidResize("\(width)x\(height) resized to a longest side of \(longSide) has an empty side")
         }
-        var source = pixels
-        if let blur = blurParameters(width: width, height: height, outWidth: size.width, outHeight: size.height) {
-            source = blurAxis(source, width: width, height: height, channels: channels,
-                              taps: gaussianKernel(size: blur.kernelX, sigma: blur.sigmaX), horizontal: true)
-            source = blurAxis(source, width: width, height: height, channels: channels,
-                              taps: gaussianKernel(size: blur.kernelY, sigma: blur.sigmaY), horizontal: false)
+        let rows = bilinearTable(height, size.height), cols = bilinearTable(width, size.width)
+        let blur = blurParameters(width: width, height: height, outWidth: size.width, outHeight: size.height)
+        // A one-tap kernel leaves its axis as it is (no multiplication), as the full pass does.
+        let tapsX = blur.map { gaussianKernel(size: $0.kernelX, sigma: $0.sigmaX) } ?? [1]
+        let tapsY = blur.map { gaussianKernel(size: $0.kernelY, sigma: $0.sigmaY) } ?? [1]
+
+        // The sampled source columns, in increasing order, and each output column's two slots.
+        let sampledColumns = Array(Set(cols.flatMap { [$0.0, $0.1] })).sorted()
+        var slotOfColumn = [Int](repeating: -1, count: width)
+        for (slot, column) in sampledColumns.enumerated() { slotOfColumn[column] = slot }
+        let rowLength = sampledColumns.count * channels
+
+        // Horizontally blurred rows at the sampled columns, in a ring covering the vertical window.
+        let ringSize = tapsY.count
+        var ring = [Float](repeating: 0, count: ringSize * rowLength)
+        var ringRow = [Int](repeating: -1, count: ringSize)
+        let rx = tapsX.count / 2, ry = tapsY.count / 2
+        func horizontal(_ y: Int) -> Int {
+            let slot = y % ringSize
+            if ringRow[slot] != y {
+                ringRow[slot] = y
+                let base = slot * rowLength
+                for (i, column) in sampledColumns.enumerated() {
+                    let dst = base + i * channels
+                    if rx == 0 {
+                        for c in 0..<channels { ring[dst + c] = value((y * width + column) * channels + c) }
+                        continue
+                    }
+                    for (t, weight) in tapsX.enumerated() {
+                        let src = (y * width + reflect(column + t - rx, width)) * channels
+                        if t == 0 {
+                            for c in 0..<channels { ring[dst + c] = value(src + c) * weight }
+                        } else {
+                            for c in 0..<channels { ring[dst + c] += value(src + c) * weight }
+                        }
+                    }
+                }
+            }
+            return slot * rowLength
         }
-        let out = bilinear(source, width: width, height: height, channels: channels, outWidth: size.width, outHeight: size.height)
+        // Blurred rows at the sampled columns (the two the current output row reads).
+        var blurred = [Float](repeating: 0, count: 2 * rowLength)
+        var blurredRow = [-1, -1]
+        func vertical(_ y: Int) -> Int {
+            if blurredRow[0] == y { return 0 }
+            if blurredRow[1] == y { return rowLength }
+            // Replace the older of the two: rows are requested in increasing order.
+            let slot = blurredRow[0] < blurredRow[1] ? 0 : 1
+            blurredRow[slot] = y
+            let dst = slot * rowLength
+            if ry == 0 {
+                let src = horizontal(y)
+                for i in 0..<rowLength { blurred[dst + i] = ring[src + i] }
+                return dst
+            }
+            // Fill the ring for the window in increasing row order, so no row needed later is evicted.
+            var sources = [Int](repeating: 0, count: tapsY.count)
+            for row in max(0, y - ry)...min(height - 1, y + ry) { _ = horizontal(row) }
+            for t in 0..<tapsY.count { sources[t] = horizontal(reflect(y + t - ry, height)) }
+            for i in 0..<rowLength {
+                var sum = ring[sources[0] + i] * tapsY[0]
+                for t in 1..<tapsY.count { sum += ring[sources[t] + i] * tapsY[t] }
+                blurred[dst + i] = sum
+            }
+            return dst
+        }
+
+        var out = [Float](repeating: 0, count: size.width * size.height * channels)
+        for (oy, (y0, y1, hy0, hy1)) in rows.enumerated() {
+            let top = vertical(y0), bottom = vertical(y1)
+            for (ox, (x0, x1, wx0, wx1)) in cols.enumerated() {
+                let a = top + slotOfColumn[x0] * channels, b = top + slotOfColumn[x1] * channels
+                let c = bottom + slotOfColumn[x0] * channels, d = bottom + slotOfColumn[x1] * channels
+                let dst = (oy * size.width + ox) * channels
+                for k in 0..<channels {
+                    out[dst + k] = (blurred[a + k] * wx0 + blurred[b + k] * wx1) * hy0 + (blurred[c + k] * wx0 + blurred[d + k] * wx1) * hy1
+                }
+            }
+        }
         let scale = (x: Float(Double(size.width) / Double(width)), y: Float(Double(size.height) / Double(height)))
         return (out, size.width, size.height, scale)
+    }
+
+    /// torch's bilinear source positions with align_corners=False, per output index: the two
+    /// source indices and their weights; source = (dst + 0.5) * in / out - 0.5, clamped at 0.
+    static func bilinearTable(_ n: Int, _ out: Int) -> [(Int, Int, Float, Float)] {
+        let scale = Float(n) / Float(out)
+        return (0..<out).map { dst in
+            let src = max((Float(dst) + 0.5) * scale - 0.5, 0)
+            let i0 = min(Int(src), n - 1)
+            let l = min(max(src - Float(i0), 0), 1)
+            return (i0, i0 < n - 1 ? i0 + 1 : i0, 1 - l, l)
+        }
     }
 
     /// A keypoint coordinate of the resized image in pixels of the original: (k + 0.5) / scale - 0.5.
@@ -76,54 +185,5 @@ public enum AntialiasedResize {
         var j = i
         while j < 0 || j >= n { j = j < 0 ? -j : 2 * (n - 1) - j }
         return j
-    }
-
-    /// One separable Gaussian pass, taps accumulated in order (kornia's large-image CPU path).
-    static func blurAxis(_ x: [Float], width: Int, height: Int, channels: Int, taps: [Float], horizontal: Bool) -> [Float] {
-        let r = taps.count / 2
-        guard r > 0 else { return x }
-        var out = [Float](repeating: 0, count: x.count)
-        for y in 0..<height {
-            for col in 0..<width {
-                let dst = (y * width + col) * channels
-                for (t, weight) in taps.enumerated() {
-                    let src = horizontal ? (y * width + reflect(col + t - r, width)) * channels
-                                         : (reflect(y + t - r, height) * width + col) * channels
-                    if t == 0 {
-                        for c in 0..<channels { out[dst + c] = x[src + c] * weight }
-                    } else {
-                        for c in 0..<channels { out[dst + c] += x[src + c] * weight }
-                    }
-                }
-            }
-        }
-        return out
-    }
-
-    /// torch's bilinear interpolation with align_corners=False: source = (dst + 0.5) * in / out - 0.5,
-    /// clamped at 0; each source row blended along x, then the two rows along y.
-    static func bilinear(_ x: [Float], width: Int, height: Int, channels: Int, outWidth: Int, outHeight: Int) -> [Float] {
-        func table(_ n: Int, _ out: Int) -> [(Int, Int, Float, Float)] {
-            let scale = Float(n) / Float(out)
-            return (0..<out).map { dst in
-                let src = max((Float(dst) + 0.5) * scale - 0.5, 0)
-                let i0 = min(Int(src), n - 1)
-                let l = min(max(src - Float(i0), 0), 1)
-                return (i0, i0 < n - 1 ? i0 + 1 : i0, 1 - l, l)
-            }
-        }
-        let rows = table(height, outHeight), cols = table(width, outWidth)
-        var out = [Float](repeating: 0, count: outWidth * outHeight * channels)
-        for (oy, (y0, y1, hy0, hy1)) in rows.enumerated() {
-            for (ox, (x0, x1, wx0, wx1)) in cols.enumerated() {
-                let a = (y0 * width + x0) * channels, b = (y0 * width + x1) * channels
-                let c = (y1 * width + x0) * channels, d = (y1 * width + x1) * channels
-                let dst = (oy * outWidth + ox) * channels
-                for k in 0..<channels {
-                    out[dst + k] = (x[a + k] * wx0 + x[b + k] * wx1) * hy0 + (x[c + k] * wx0 + x[d + k] * wx1) * hy1
-                }
-            }
-        }
-        return out
     }
 }

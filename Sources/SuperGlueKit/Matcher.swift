@@ -253,18 +253,33 @@ public final class Matcher: Sendable {
     /// / 255, resized with kornia's antialiased resize so the longer side is
     /// ``MatcherConfig/colorLongSide`` (unchanged when nil), with LightGlue's scale (w'/w, h'/h).
     public func colorInput(_ image: RGBImage) throws -> (input: DetectorInput, scale: (x: Float, y: Float)) {
-        let floats = image.pixels.map { Float($0) / 255 }
         guard let longSide = config.colorLongSide else {
-            return (DetectorInput(pixels: floats, width: image.width, height: image.height, channels: 3), (1, 1))
+            return (DetectorInput(pixels: image.pixels.map { Float($0) / 255 }, width: image.width, height: image.height, channels: 3), (1, 1))
         }
-        let r = try AntialiasedResize.resize(floats, width: image.width, height: image.height, channels: 3, longSide: longSide)
+        let r = try AntialiasedResize.resize(bytes: image.pixels, width: image.width, height: image.height, channels: 3, longSide: longSide)
         return (DetectorInput(pixels: r.pixels, width: r.width, height: r.height, channels: 3), r.scale)
+    }
+
+    /// The features of an image file as ``extract(_:rotation:)`` computes them, without the
+    /// preprocessed image it also returns: an RGB detector's file is decoded once, in colour
+    /// (``extract(_:rotation:)`` also decodes it in grey, for plots). What a ranking job needs.
+    public func features(_ url: URL, rotation: Int = 0) throws -> Features {
+        guard detector.inputChannels == 3 else { return try extract(url, rotation: rotation).features }
+        let decoded = try ImageDecoder.decodeRGB(contentsOf: url, options: config.decoding)
+        return try detectColor(decoded.image.rotated(quarterTurns: rotation))
     }
 
     /// Runs an RGB detector and reports keypoints in pixels of the original image,
     /// (k + 0.5) / scale - 0.5 per axis, as LightGlue's extract does. The returned
     /// ``ImageFeatures/image`` is the original-size grey image (scale 1), for plots.
     private func extractColor(_ image: RGBImage, gray: GrayImage) throws -> ImageFeatures {
+        let features = try detectColor(image)
+        let prepared = try ImageLoader.prepare(gray, options: PreprocessingOptions(resize: .none, decoding: config.decoding))
+        return ImageFeatures(image: prepared, features: features)
+    }
+
+    /// An RGB detector's features of `image`, keypoints in its pixels (see ``extractColor(_:gray:)``).
+    private func detectColor(_ image: RGBImage) throws -> Features {
         let (input, scale) = try colorInput(image)
         var features = try detector.detect(input)
         features.detector = detector.name
@@ -278,8 +293,7 @@ public final class Matcher: Sendable {
         // LightGlue's extract records the original image size beside original-pixel keypoints.
         features.imageWidth = image.width
         features.imageHeight = image.height
-        let prepared = try ImageLoader.prepare(gray, options: PreprocessingOptions(resize: .none, decoding: config.decoding))
-        return ImageFeatures(image: prepared, features: features)
+        return features
     }
 
     /// Runs the detector on an already preprocessed image.
@@ -352,6 +366,11 @@ public final class Matcher: Sendable {
     /// The synchronous `extract` above without blocking the cooperative thread pool.
     public func extract(_ url: URL, rotation: Int = 0) async throws -> ImageFeatures {
         try await runOffCooperativePool { try self.extract(url, rotation: rotation) }
+    }
+
+    /// The synchronous `features` above without blocking the cooperative thread pool.
+    public func features(_ url: URL, rotation: Int = 0) async throws -> Features {
+        try await runOffCooperativePool { try self.features(url, rotation: rotation) }
     }
 
     /// The synchronous `extract` above without blocking the cooperative thread pool.

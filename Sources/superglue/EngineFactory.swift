@@ -12,11 +12,11 @@ struct MatcherRankingEngine: RankingEngine {
     let matchIdentity: String
 
     func features(forImageAt url: URL) throws -> Features {
-        try matcher.extract(url).features
+        try matcher.features(url)
     }
 
     func features(forImageAt url: URL, quarterTurns: Int) throws -> Features {
-        try matcher.extract(url, rotation: quarterTurns).features
+        try matcher.features(url, rotation: quarterTurns)
     }
 
     func match(_ query: Features, _ image: Features) throws -> RankingMatches {

@@ -15,9 +15,28 @@ struct SuperGlueCLI: ParsableCommand {
         subcommands: [MatchCommand.self, PairsCommand.self, ExtractCommand.self, RankCommand.self, MergeCommand.self, EvaluateCommand.self,
                       ReportCommand.self, BenchmarkCommand.self, QueryBenchmarkCommand.self])
 
+    /// The allocator policy of this process. glibc serves large blocks from its heap once a
+    /// large block has been freed (its mmap threshold adapts upwards, to 32 MB), and a heap keeps
+    /// freed memory: each image's decoded pixels and network inputs then stay resident beside the
+    /// networks' workspaces. A fixed threshold returns every block of 256 KB or more to the system
+    /// when freed, which keeps the ranking job's resident size near its working set; the
+    /// workspaces themselves are allocated once and are not affected. MALLOC_MMAP_THRESHOLD_ in the
+    /// environment still wins.
+    static func limitRetainedMemory() {
+        #if os(Linux)
+        // mallopt(M_MMAP_THRESHOLD = -3, bytes); <malloc.h> is not in the Glibc module, so it is
+        // looked up by name (absent with other C libraries, which then keep their own policy).
+        guard ProcessInfo.processInfo.environment["MALLOC_MMAP_THRESHOLD_"] == nil,
+              let symbol = dlsym(nil, "mallopt") else { return }
+        typealias Mallopt = @convention(c) (Int32, Int32) -> Int32
+        _ = unsafeBitCast(symbol, to: Mallopt.self)(-3, 256 * 1024)
+        #endif
+    }
+
     /// Parses and runs a subcommand. The CLI, not the libraries, owns the process: exit codes
     /// are set here (and by the ranking job's interrupt handler in CLISupport).
     static func main() {
+        limitRetainedMemory()
         let arguments = MatchingOptions.normalizingNegativeResize(Array(CommandLine.arguments.dropFirst()))
 
         // Help is rendered here rather than through fullMessage(for:): with swift-argument-parser 1.8.2

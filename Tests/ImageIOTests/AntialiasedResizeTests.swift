@@ -95,4 +95,67 @@ import Testing
         print("kornia resize \(name): \(width)x\(height) -> \(ow)x\(oh), max |ours - kornia| = \(worst) (tol 1e-6)")
         #expect(worst <= 1e-6, "\(name)")
     }
+
+    /// The streaming resize equals kornia's whole-image evaluation (below) bit for bit: it computes
+    /// the same blurred values with the same operations, only fewer of them.
+    @Test(arguments: [(40, 30, 3, 17), (61, 97, 1, 40), (9, 300, 3, 50), (300, 9, 3, 50), (1, 50, 3, 100), (50, 2, 1, 40), (3, 50, 1, 40),
+                      (125, 55, 3, 100), (64, 48, 3, 128), (257, 129, 3, 64), (33, 33, 1, 32), (7, 5, 3, 7), (400, 300, 3, 37)])
+    func streamingEqualsWholeImageEvaluation(_ width: Int, _ height: Int, _ channels: Int, _ longSide: Int) throws {
+        var generator = SplitMix64(seed: UInt64(width * 1000 + height * 10 + channels))
+        let bytes = (0..<(width * height * channels)).map { _ in UInt8(truncatingIfNeeded: generator.next() >> 56) }
+        let floats = bytes.map { Float($0) / 255 }
+        let streamed = try AntialiasedResize.resize(bytes: bytes, width: width, height: height, channels: channels, longSide: longSide)
+        let fromFloats = try AntialiasedResize.resize(floats, width: width, height: height, channels: channels, longSide: longSide)
+        let reference = try Self.wholeImageResize(floats, width: width, height: height, channels: channels, longSide: longSide)
+        #expect(streamed.width == reference.width && streamed.height == reference.height)
+        let differing = zip(streamed.pixels, reference.pixels).filter { $0 != $1 }.count
+        #expect(differing == 0 && streamed.pixels.count == reference.pixels.count,
+                "\(width)x\(height)x\(channels) -> \(longSide): \(differing) values differ")
+        #expect(fromFloats.pixels == streamed.pixels)
+    }
+
+    // MARK: Naive reference: kornia's order of evaluation on whole images
+
+    static func wholeImageResize(_ pixels: [Float], width: Int, height: Int, channels: Int, longSide: Int) throws
+        -> (pixels: [Float], width: Int, height: Int) {
+        let size = try #require(AntialiasedResize.targetSize(width: width, height: height, longSide: longSide))
+        var source = pixels
+        if let blur = AntialiasedResize.blurParameters(width: width, height: height, outWidth: size.width, outHeight: size.height) {
+            source = blurAxis(source, width: width, height: height, channels: channels,
+                              taps: AntialiasedResize.gaussianKernel(size: blur.kernelX, sigma: blur.sigmaX), horizontal: true)
+            source = blurAxis(source, width: width, height: height, channels: channels,
+                              taps: AntialiasedResize.gaussianKernel(size: blur.kernelY, sigma: blur.sigmaY), horizontal: false)
+        }
+        let rows = AntialiasedResize.bilinearTable(height, size.height), cols = AntialiasedResize.bilinearTable(width, size.width)
+        var out = [Float](repeating: 0, count: size.width * size.height * channels)
+        for (oy, (y0, y1, hy0, hy1)) in rows.enumerated() {
+            for (ox, (x0, x1, wx0, wx1)) in cols.enumerated() {
+                let a = (y0 * width + x0) * channels, b = (y0 * width + x1) * channels
+                let c = (y1 * width + x0) * channels, d = (y1 * width + x1) * channels
+                for k in 0..<channels {
+                    out[(oy * size.width + ox) * channels + k] =
+                        (source[a + k] * wx0 + source[b + k] * wx1) * hy0 + (source[c + k] * wx0 + source[d + k] * wx1) * hy1
+                }
+            }
+        }
+        return (out, size.width, size.height)
+    }
+
+    /// One separable Gaussian pass over the whole image, taps accumulated in order, reflect borders.
+    static func blurAxis(_ x: [Float], width: Int, height: Int, channels: Int, taps: [Float], horizontal: Bool) -> [Float] {
+        let r = taps.count / 2
+        guard r > 0 else { return x }
+        var out = [Float](repeating: 0, count: x.count)
+        for y in 0..<height {
+            for col in 0..<width {
+                let dst = (y * width + col) * channels
+                for (t, weight) in taps.enumerated() {
+                    let src = horizontal ? (y * width + AntialiasedResize.reflect(col + t - r, width)) * channels
+                                         : (AntialiasedResize.reflect(y + t - r, height) * width + col) * channels
+                    for c in 0..<channels { out[dst + c] = t == 0 ? x[src + c] * weight : out[dst + c] + x[src + c] * weight }
+                }
+            }
+        }
+        return out
+    }
 }

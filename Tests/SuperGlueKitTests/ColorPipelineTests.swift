@@ -93,6 +93,10 @@ enum ColorPipelineFixtures {
             }
             #expect(f.keypoints == mapped)
             #expect(f.imageWidth == rgb.width && f.imageHeight == rgb.height)
+            // The features-only path (the ranking job's: one colour decode, no grey image) agrees.
+            let featuresOnly = try matcher.features(url)
+            #expect(featuresOnly.keypoints == f.keypoints && featuresOnly.descriptors == f.descriptors && featuresOnly.scores == f.scores)
+            #expect(featuresOnly.imageWidth == f.imageWidth && featuresOnly.imageHeight == f.imageHeight && featuresOnly.detector == f.detector)
             for i in stride(from: 0, to: f.keypoints.count, by: 2) {
                 #expect(f.keypoints[i] >= -0.5 && f.keypoints[i] <= Float(rgb.width) - 0.5)
                 #expect(f.keypoints[i + 1] >= -0.5 && f.keypoints[i + 1] <= Float(rgb.height) - 0.5)
