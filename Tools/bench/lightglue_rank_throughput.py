@@ -20,7 +20,6 @@ import argparse
 import importlib
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -64,11 +63,7 @@ def ours(args, query, folder, work):
                "--weights", str(args.weights), "--no-cache", "--overwrite", "--features", args.features,
                "--max-keypoints", str(args.max_keypoints)]
     env = dict(os.environ, SUPERGLUE_NUM_THREADS=str(args.threads), SUPERGLUE_OFFLINE="1")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    rate = rank_throughput.rank_images_per_second(command, env=env)
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
-    # ru_maxrss of children is the largest child so far: only meaningful when it grew.
-    return rate, (peak_mb if peak_mb * 1024 > before else None)
+    return rank_throughput.rank_images_per_second(command, env=env)
 
 
 def main():
