@@ -197,7 +197,7 @@ struct RankingPipeline: Sendable {
             PreparedRankingImage(image: image, features: features, failure: failure, seconds: Self.seconds(since: start))
         }
         let bytes: [UInt8]
-        do { bytes = try readFile(image.url) } catch { return done(nil, "unreadable: \(error)") }
+        do { bytes = try readFile(image.url) } catch { return done(nil, "unreadable: " + Self.statusText(error, image: image)) }
         var key: String?
         if let cache {
             let k = cache.key(contentDigest: SHA256.hash(bytes))
@@ -220,7 +220,7 @@ struct RankingPipeline: Sendable {
             detectorGate?.wait()
             defer { detectorGate?.signal() }
             features = try engine.features(forImageAt: image.url)
-        } catch { return done(nil, Self.statusText(error)) }
+        } catch { return done(nil, Self.statusText(error, image: image)) }
         if let problem = Self.inconsistency(of: features) { return done(nil, problem) }
         if let cache, let key {
             do { try cache.store(features, key: key) } catch {
@@ -322,9 +322,23 @@ struct RankingPipeline: Sendable {
         return text.count > 200 ? String(text.prefix(199)) + "…" : text
     }
 
+    /// ``statusText(_:)`` with the image's path shortened to its name in the results, so a status
+    /// reads the same wherever the folder is (a mini-batch's scratch folder, another node).
+    static func statusText(_ error: any Error, image: RankingImage) -> String {
+        let path = image.url.path
+        let text = String(describing: error)
+        return statusText(RankingStatusMessage(path.isEmpty ? text : text.replacingOccurrences(of: path, with: image.name)))
+    }
+
     static func seconds(since start: DispatchTime) -> Double {
         Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
     }
+}
+
+/// An error's text as given (for ``RankingPipeline/statusText(_:)``).
+private struct RankingStatusMessage: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 /// A value shared between threads under a lock.

@@ -91,7 +91,10 @@ enum AzureMLTools {
         let run = try python("python3", [AzureMLTools.folder.appendingPathComponent("run_parallel_locally.py").path,
                                          "--output", merged.path, "--mini-batch-size", "4", "--workers", "2", "--"] + entry, in: folder)
         #expect(run.status == 0, "\(run.stdout)\n\(run.stderr)")
-        let withoutTimings = { (url: URL) in try RankingCSV.readResults(url).map { Array($0.fields.dropLast()) } }
+        let seconds = RankingCSV.header.firstIndex(of: "seconds")!
+        let withoutTimings = { (url: URL) in
+            try RankingCSV.readResults(url).map { $0.fields.enumerated().filter { $0.offset != seconds }.map(\.element) }
+        }
         return (try withoutTimings(reference), try withoutTimings(merged), run,
                 try String(contentsOf: URL(fileURLWithPath: merged.path + ".rows"), encoding: .utf8))
     }
@@ -113,6 +116,18 @@ enum AzureMLTools {
         #expect(rows.contains("#skipped,README.txt") && rows.contains("#skipped,.hidden.jpg"))
         // The query was detected by the first mini-batch only; every later one read it from the cache.
         #expect(HTMLCheck.count("query from the cache", in: run.stdout) == 3, "\(run.stdout)")
+    }
+
+    /// Query rotations pass through the entry script: the rows carry the query_rotation column and
+    /// the merge keeps it.
+    @Test func entryScriptPassesQueryRotations() throws {
+        let folder = try RankCLI.temporaryFolder("parallel-rotations")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let (single, parallel, _, _) = try AzureMLTools.singleAndParallel(
+            weights: RankCLI.weights, matching: AzureMLTools.smallSuperPoint + ["--query-rotations", "0,180"], in: folder)
+        #expect(parallel == single)
+        #expect(single.count == 14 && single.allSatisfy { $0.count == RankingCSV.rotationHeader.count - 1 })
+        #expect(single.allSatisfy { ["0", "180"].contains($0.last ?? "") }, "\(single)")
     }
 
     /// With real weights the scores are not all 0: the comparison then covers real rankings.

@@ -33,6 +33,8 @@ Options (the component's program_arguments; unknown ones, such as Azure ML's own
   --query FILE --images DIR --weights DIR [--cache DIR] [--work-dir DIR] [--superglue-bin PATH]
   [--features NAME] [--matcher NAME] [--superglue indoor|outdoor] [--max-keypoints N]
   [--match-threshold T] [--score confidence|matches|inliers] [--resize N [N]]
+  [--query-rotations DEGREES] (e.g. 0,90,180,270: rows then carry the query_rotation column, which
+  the merge keeps)
 
 Tools/azureml/run_parallel_locally.py runs init() and run() the way Azure ML does, on a local
 folder, and merges the rows; the CLI tests compare its result with a single `superglue rank`.
@@ -68,6 +70,7 @@ def parse_arguments(argv):
     parser.add_argument("--max-keypoints")
     parser.add_argument("--match-threshold")
     parser.add_argument("--score")
+    parser.add_argument("--query-rotations")
     parser.add_argument("--resize", nargs="+")
     arguments, _ = parser.parse_known_args(argv)
     return arguments
@@ -76,7 +79,7 @@ def parse_arguments(argv):
 def rank_options(arguments):
     """The `superglue rank` options every mini-batch shares."""
     options = ["--query", arguments.query, "--weights", arguments.weights, "--cache", arguments.cache, "--log-interval", "60"]
-    for name in ("features", "matcher", "superglue", "max_keypoints", "match_threshold", "score"):
+    for name in ("features", "matcher", "superglue", "max_keypoints", "match_threshold", "score", "query_rotations"):
         value = getattr(arguments, name)
         if value is not None:
             options += ["--" + name.replace("_", "-"), str(value)]
@@ -156,7 +159,8 @@ def run(mini_batch):
             raise RuntimeError(f"superglue rank failed with status {done.returncode} on a mini-batch of {len(paths)} file(s): {tail}")
         with open(output, newline="", encoding="utf-8") as handle:
             records = list(csv.reader(handle))
-        # Status texts name the file the CLI read (the link); name the original, as a single run does.
+        # Status texts name images by their names; a scratch path left in one (a message quoting
+        # another path of the link) is shown as the original folder, as a single run would.
         status = records[0].index("status") if records else 6
         scratch, original = str(images) + os.sep, _settings["images_as_given"].rstrip(os.sep) + os.sep
         rows = {}
