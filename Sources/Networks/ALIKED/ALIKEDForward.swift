@@ -599,24 +599,33 @@ final class ALIKEDWorkerScratch {
 final class ALIKEDWorkspace {
     /// A map in the arena (`base` is valid after ``reserve(hp:wp:height:width:dims:)``).
     struct Map {
-        fileprivate(set) var base = UnsafeMutablePointer<Float>(bitPattern: 16)!
+        fileprivate(set) var base: UnsafeMutablePointer<Float>
     }
 
     private let arena = ScratchBuffer()
-    private(set) var x1 = Map()  // [hp * wp, c1]: block1's output
-    private(set) var aggregated = [Map](repeating: Map(), count: 3)  // a2, a3, a4: [level pixels, dim / 4]
-    private(set) var score = Map()  // [hp * wp, 8]: score_head.0's output; then score_head.4's
-    private(set) var temp = Map()  // [hp * wp, 4] or [hp/2 * wp/2, c2]: a block's intermediate; score_head.2's output, the logits
-    private(set) var levelInput = Map()  // [hp/2 * wp/2, c1] at most: the pooled input of blocks 2, 3, 4
+    private(set) var x1: Map  // [hp * wp, c1]: block1's output
+    private(set) var aggregated: [Map]  // a2, a3, a4: [level pixels, dim / 4]
+    private(set) var score: Map  // [hp * wp, 8]: score_head.0's output; then score_head.4's
+    private(set) var temp: Map  // [hp * wp, 4] or [hp/2 * wp/2, c2]: a block's intermediate; score_head.2's output, the logits
+    private(set) var levelInput: Map  // [hp/2 * wp/2, c1] at most: the pooled input of blocks 2, 3, 4
     // Shared part, first use: level 1's input.
-    private(set) var padded = Map()  // [hp * wp, 3]
+    private(set) var padded: Map  // [hp * wp, 3]
     // Shared part, second use: levels 2-4.
-    private(set) var x2 = Map(), x3 = Map(), x4 = Map()  // blocks 2-4: c2, c3, c4 channels
-    private(set) var offsets = Map()  // [hp/8 * wp/8, 18]: a deformable layer's offsets
-    private(set) var projected = [Map](repeating: Map(), count: 3)  // score_head.0's share of levels 2-4: [level pixels, 8]
+    private(set) var x2: Map, x3: Map, x4: Map  // blocks 2-4: c2, c3, c4 channels
+    private(set) var offsets: Map  // [hp/8 * wp/8, 18]: a deformable layer's offsets
+    private(set) var projected: [Map]  // score_head.0's share of levels 2-4: [level pixels, 8]
     // Shared part, third use: DKD.
-    private(set) var scoreMap = Map()  // [h * w]: the cropped score map
-    private(set) var nms = [Map](repeating: Map(), count: 6)  // [h * w] each: the NMS map and its work buffers
+    private(set) var scoreMap: Map  // [h * w]: the cropped score map
+    private(set) var nms: [Map]  // [h * w] each: the NMS map and its work buffers
+
+    init() {
+        // Every map starts at the (one-float) arena until the first reserve lays them out.
+        let start = Map(base: arena.base)
+        (x1, score, temp, levelInput, padded, x2, x3, x4, offsets, scoreMap) = (start, start, start, start, start, start, start, start, start, start)
+        aggregated = [start, start, start]
+        projected = [start, start, start]
+        nms = [Map](repeating: start, count: 6)
+    }
 
     let workers = (0..<Parallel.workers).map { _ in ALIKEDWorkerScratch() }
     /// The workers' im2col / Winograd scratch, for whole-map layers run in bands.
