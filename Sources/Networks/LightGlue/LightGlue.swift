@@ -561,7 +561,7 @@ public final class LightGlue: Sendable {
         let projected = ws.projections.base  // [rows, D], reserved for 3D per row
         let scores = ws.scores.reserve(count0 * count1)
         let perRow = ws.perRow.base + 2 * rows  // log-sigmoid z | log-sum-exp of rows and columns
-        let sums = ws.sums.reserve(count0 + count1)
+        let sums = ws.sums.reserve(count0 + count1 + rowAndColumnLogSumExpScratchCount(columns: count1))
         assignment.finalProjection.apply(tokens, stride: stride, rows: rows, into: projected, outputStride: dim)
         // (p0 / D^(1/4)) . (p1 / D^(1/4)) as one scaled product.
         sgemm(transB: true, m: count0, n: count1, k: dim, alpha: 1 / Float(dim).squareRoot(),
@@ -569,14 +569,11 @@ public final class LightGlue: Sendable {
         assignment.matchability.apply(tokens, stride: stride, rows: rows, into: perRow, outputStride: 1)
         for r in 0..<rows { perRow[r] = logSigmoid(perRow[r]) }
         // Row and column log-sum-exp of the similarity.
-        for i in 0..<count0 { sums[i] = logSumExp(scores + i * count1, count: count1, stride: 1) }
-        for j in 0..<count1 { sums[count0 + j] = logSumExp(scores + j, count: count0, stride: count1) }
+        rowAndColumnLogSumExp(scores, rows: count0, columns: count1, rowOutput: sums, columnOutput: sums + count0,
+                              scratch: sums + count0 + count1)
         for i in 0..<count0 {
-            let row = scores + i * count1, rowTerm = sums[i], z0 = perRow[i]
-            for j in 0..<count1 {
-                let s = row[j]
-                row[j] = ((s - rowTerm) + (s - sums[count0 + j])) + (z0 + perRow[count0 + j])
-            }
+            dualLogSoftmaxRow(scores + i * count1, count: count1, rowTerm: sums[i], columnTerms: sums + count0,
+                              rowLogSigmoid: perRow[i], columnLogSigmoids: perRow + count0)
         }
         return scores
     }
@@ -702,14 +699,6 @@ private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 @inline(__always)
 private func logSigmoid(_ x: Float) -> Float { min(x, 0) - log1pf(expf(-abs(x))) }
 
-/// log(sum(exp(p))) over `count` values `stride` apart; the sum is accumulated in double.
-private func logSumExp(_ p: UnsafePointer<Float>, count: Int, stride: Int) -> Float {
-    var maximum = -Float.infinity
-    for k in 0..<count { maximum = max(maximum, p[k * stride]) }
-    var sum = 0.0
-    for k in 0..<count { sum += Double(expf(p[k * stride] - maximum)) }
-    return maximum + Float(log(sum))
-}
 
 // MARK: - Prepared query
 
