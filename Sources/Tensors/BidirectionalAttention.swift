@@ -22,8 +22,16 @@ private let columnSumBlockRows = 64
 /// (pruning only shrinks the sets).
 public func bidirectionalAttentionScratchCount(firstCount: Int, secondCount: Int, headDim: Int) -> Int {
     let columns = max(1, min(firstCount, secondCount))
-    // attentionBlockRows(keyCount: c) * c <= max(65_536, 16 c) and attentionBlockRows <= 256.
-    return Parallel.workers * (2 * max(65_536, 16 * columns) + 256 + columns * (3 + headDim))
+    // streamedBlockRows(columns: c) * c <= max(131_072, 16 c) and streamedBlockRows <= 256.
+    return Parallel.workers * (2 * max(131_072, 16 * columns) + 256 + columns * (3 + headDim))
+}
+
+/// Rows per block: a block of scores within 512 KB (128 rows at 1024 columns), twice
+/// ``attentionBlockRows(keyCount:)``'s budget: each block also updates the running column sums
+/// (`columns x headDim`) once, and the transposed GEMM's depth is the block height, so taller
+/// blocks measured faster here even though the scores and their exponentials then fill a 1 MB L2.
+private func streamedBlockRows(columns: Int) -> Int {
+    max(16, min(256, (131_072 / max(columns, 1)) & ~15))
 }
 
 /// Multi-head attention of two token sets to each other through one shared similarity.
@@ -86,7 +94,7 @@ private struct AttentionSet {
 private func streamedAttention(rows: AttentionSet, columns: AttentionSet, heads: Int, headDim: Int, scale: Float,
                                scratch: UnsafeMutablePointer<Float>) {
     let n = columns.count
-    let blockRows = min(attentionBlockRows(keyCount: n), rows.count)
+    let blockRows = min(streamedBlockRows(columns: n), rows.count)
     let blocks = (rows.count + blockRows - 1) / blockRows
     let workers = min(Parallel.concurrency, blocks)
     let layout = StreamedLayout(blockRows: blockRows, columns: n, headDim: headDim)

@@ -47,13 +47,11 @@ enum LightGlueRealFixtures {
 }
 
 @Suite(.serialized, .enabled(if: LightGlueRealFixtures.available)) struct LightGlueRealWeightsTests {
-    /// Nine layers of real weights at 2048 keypoints amplify float32 rounding into
-    /// direction-less noise: on the full-depth 2048 cases the float32 reference itself is up to
-    /// 9.6e-5 from the same reference run in float64, and this implementation up to 1.2e-4 from
-    /// float64 (ALIKED astronaut; 1.1e-4 with the one-similarity cross attention and vector erf),
-    /// so two float32 results can differ by up to the sum, 2.2e-4, and do by 2.07e-4 (ALIKED
-    /// astronaut, while this implementation is 1.1e-4 from float64): the sum with a margin.
-    static let scoreTolerance: Float = 2.5e-4
+    /// Twice the random-weight tolerance. Nine layers of real weights at 2048 keypoints amplify
+    /// float32 rounding: on the full-depth 2048 cases the float32 reference itself is up to
+    /// 9.6e-5 from the same reference run in float64, and this implementation up to 1.0e-4 from
+    /// float64; the two float32 results differ by up to 1.4e-4 (ALIKED astronaut).
+    static let scoreTolerance: Float = 2e-4
     /// Logit distance to a threshold below which a stop or pruning decision is float32 noise
     /// (the real goldens record decisions as close as 4e-7).
     static let decisionNoise = 1e-3
