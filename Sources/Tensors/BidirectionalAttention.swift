@@ -26,12 +26,11 @@ public func bidirectionalAttentionScratchCount(firstCount: Int, secondCount: Int
     return Parallel.workers * (2 * max(131_072, 16 * columns) + 256 + columns * (3 + headDim))
 }
 
-/// Rows per block: a block of scores within 512 KB (128 rows at 1024 columns), twice
-/// ``attentionBlockRows(keyCount:)``'s budget: each block also updates the running column sums
-/// (`columns x headDim`) once, and the transposed GEMM's depth is the block height, so taller
-/// blocks measured faster here even though the scores and their exponentials then fill a 1 MB L2.
+/// Rows per block: ``attentionBlockRows(keyCount:)``, a block of scores within 512 KB. Each
+/// block also updates the running column sums (`columns x headDim`) once, and the transposed
+/// GEMM's depth is the block height: blocks half as tall measured slower.
 private func streamedBlockRows(columns: Int) -> Int {
-    max(16, min(256, (131_072 / max(columns, 1)) & ~15))
+    attentionBlockRows(keyCount: columns)
 }
 
 /// Multi-head attention of two token sets to each other through one shared similarity.
