@@ -279,9 +279,9 @@ public final class LightGlue: Sendable {
         // Pruning leaves any counts up to the totals, and the kernel's need is not monotonic in the
         // key count (its block height is rounded): take the largest need over every key count.
         let largest = max(total0, total1)
-        let attentionScratch = ws.attention.reserve((1...largest).reduce(0) {
-            max($0, attention.scratchCount(queryCount: largest, keyCount: $1))
-        })
+        let selfScratchCount = (1...largest).reduce(0) { max($0, attention.scratchCount(queryCount: largest, keyCount: $1)) }
+        let crossScratchCount = bidirectionalAttentionScratchCount(firstCount: total0, secondCount: total1, headDim: headDim)
+        let attentionScratch = ws.attention.reserve(max(selfScratchCount, crossScratchCount))
 
         if let prepared {
             prepared.tokens.withUnsafeBufferPointer { state in
@@ -399,7 +399,7 @@ public final class LightGlue: Sendable {
     /// `first..<first + count`: descriptors (projected) into the x half of `tokens`, rotary tables
     /// into `rope`, layer 0's self block (its projections from row `first` of `projections` with
     /// stride 3D), then layer 0's cross projections into row `first` of `projections` with stride
-    /// 2D, where ``crossBlock(_:tokens:count0:count1:projections:context:hidden:scratch:projected:)``
+    /// 2D, where ``crossBlock(_:tokens:count0:count1:projections:context:hidden:scratch:projected:profile:)``
     /// reads them. `context`, `hidden` and `scratch` are scratch.
     private func encodeImage(_ features: Features, first: Int, tokens: UnsafeMutablePointer<Float>, rope: UnsafeMutablePointer<Float>,
                              projections: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
@@ -512,8 +512,9 @@ public final class LightGlue: Sendable {
 
     /// Cross attention both ways with one projection for queries and keys (the similarity of
     /// image 0 to 1 is the transpose of 1 to 0), then x += FFN([x, message]) for both images,
-    /// both messages computed from the values before the update. With `projected`, the
-    /// projections `[qk | v]` of every row are already in `projections`.
+    /// both messages computed from the values before the update: one similarity per head serves
+    /// both directions. With `projected`, the projections `[qk | v]` of every row are already in
+    /// `projections`.
     private func crossBlock(_ layer: TransformerLayer, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                             projections: UnsafeMutablePointer<Float>, context: UnsafeMutablePointer<Float>,
                             hidden: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>, projected: Bool,
@@ -527,12 +528,14 @@ public final class LightGlue: Sendable {
         let image0 = projections, image1 = projections + count0 * 2 * dim
         // Flops of the reference's evaluation: one similarity, two weighted sums.
         profile.measure("cross: attention", flops: 6 * Double(count0 * count1) * Double(dim)) {
-            attention(query: image0, queryStride: 2 * dim, queryCount: count0,
-                      key: image1, keyStride: 2 * dim, value: image1 + dim, valueStride: 2 * dim, keyCount: count1,
-                      output: context, outputStride: dim, scratch: scratch)
-            attention(query: image1, queryStride: 2 * dim, queryCount: count1,
-                      key: image0, keyStride: 2 * dim, value: image0 + dim, valueStride: 2 * dim, keyCount: count0,
-                      output: context + count0 * dim, outputStride: dim, scratch: scratch)
+            bidirectionalAttention(first: image0, firstStride: 2 * dim, firstCount: count0,
+                                   firstValue: image0 + dim, firstValueStride: 2 * dim,
+                                   second: image1, secondStride: 2 * dim, secondCount: count1,
+                                   secondValue: image1 + dim, secondValueStride: 2 * dim,
+                                   heads: headCount, headDim: attention.headDim, scale: attention.scale,
+                                   firstOutput: context, firstOutputStride: dim,
+                                   secondOutput: context + count0 * dim, secondOutputStride: dim,
+                                   scratch: scratch)
         }
         profile.measure("cross: output projection + feed-forward", flops: 14 * Double(rows * dim * dim)) {
             layer.crossOutput.apply(context, stride: dim, rows: rows, into: tokens + dim, outputStride: stride)
@@ -558,7 +561,7 @@ public final class LightGlue: Sendable {
         let projected = ws.projections.base  // [rows, D], reserved for 3D per row
         let scores = ws.scores.reserve(count0 * count1)
         let perRow = ws.perRow.base + 2 * rows  // log-sigmoid z | log-sum-exp of rows and columns
-        let sums = ws.sums.reserve(count0 + count1)
+        let sums = ws.sums.reserve(count0 + count1 + rowAndColumnLogSumExpScratchCount(columns: count1))
         assignment.finalProjection.apply(tokens, stride: stride, rows: rows, into: projected, outputStride: dim)
         // (p0 / D^(1/4)) . (p1 / D^(1/4)) as one scaled product.
         sgemm(transB: true, m: count0, n: count1, k: dim, alpha: 1 / Float(dim).squareRoot(),
@@ -566,14 +569,11 @@ public final class LightGlue: Sendable {
         assignment.matchability.apply(tokens, stride: stride, rows: rows, into: perRow, outputStride: 1)
         for r in 0..<rows { perRow[r] = logSigmoid(perRow[r]) }
         // Row and column log-sum-exp of the similarity.
-        for i in 0..<count0 { sums[i] = logSumExp(scores + i * count1, count: count1, stride: 1) }
-        for j in 0..<count1 { sums[count0 + j] = logSumExp(scores + j, count: count0, stride: count1) }
+        rowAndColumnLogSumExp(scores, rows: count0, columns: count1, rowOutput: sums, columnOutput: sums + count0,
+                              scratch: sums + count0 + count1)
         for i in 0..<count0 {
-            let row = scores + i * count1, rowTerm = sums[i], z0 = perRow[i]
-            for j in 0..<count1 {
-                let s = row[j]
-                row[j] = ((s - rowTerm) + (s - sums[count0 + j])) + (z0 + perRow[count0 + j])
-            }
+            dualLogSoftmaxRow(scores + i * count1, count: count1, rowTerm: sums[i], columnTerms: sums + count0,
+                              rowLogSigmoid: perRow[i], columnLogSigmoids: perRow + count0)
         }
         return scores
     }
@@ -699,14 +699,6 @@ private func sigmoid(_ x: Float) -> Float { 1 / (1 + expf(-x)) }
 @inline(__always)
 private func logSigmoid(_ x: Float) -> Float { min(x, 0) - log1pf(expf(-abs(x))) }
 
-/// log(sum(exp(p))) over `count` values `stride` apart; the sum is accumulated in double.
-private func logSumExp(_ p: UnsafePointer<Float>, count: Int, stride: Int) -> Float {
-    var maximum = -Float.infinity
-    for k in 0..<count { maximum = max(maximum, p[k * stride]) }
-    var sum = 0.0
-    for k in 0..<count { sum += Double(expf(p[k * stride] - maximum)) }
-    return maximum + Float(log(sum))
-}
 
 // MARK: - Prepared query
 
