@@ -59,7 +59,7 @@ struct RankCommand: ParsableCommand {
     @Option(help: "Seed of the RANSAC sampler (fixed, so reruns agree).")
     var ransacSeed: UInt64 = 0
 
-    @Option(help: ArgumentHelp("Images processed at once, one per thread (default: one per core or SUPERGLUE_NUM_THREADS). Each lane holds its own network buffers, about 95 MB at 640x480; 1 runs one image at a time on every core.", valueName: "n"))
+    @Option(help: ArgumentHelp("Images processed at once, one per thread (default: one per core or SUPERGLUE_NUM_THREADS). Each lane holds its own matcher buffers (the detector's are shared, see --detector-lanes); 1 runs one image at a time on every core.", valueName: "n"))
     var lanes: Int?
 
     @Option(help: ArgumentHelp("Lanes that may run the detector at the same time (default 1). Each holds the detector's buffers (ALIKED at 1024 px: about 200 MB); the lanes take turns at the detector and match in parallel.", valueName: "n"))

@@ -203,9 +203,8 @@ public final class LightGlue: Sendable {
             let tokens = ws.tokens.reserve(count * stride)
             let rope = ws.rope.reserve(count * 2 * headDim)
             let projections = ws.projections.reserve(count * 3 * dim)
-            let context = ws.context.reserve(count * dim)
-            let hidden = ws.hidden.reserve(count * 2 * dim)
-            let scratch = ws.attention.reserve(attention.scratchCount(queryCount: count, keyCount: count))
+            let shared = ws.shared.reserve(count * 3 * dim + attention.scratchCount(queryCount: count, keyCount: count))
+            let context = shared, hidden = shared + count * dim, scratch = shared + count * 3 * dim
             encodeImage(features0, first: 0, tokens: tokens, rope: rope, projections: projections, context: context,
                         hidden: hidden, scratch: scratch, trace: nil, image: 0)
             var state = [Float](repeating: 0, count: count * dim)
@@ -273,15 +272,15 @@ public final class LightGlue: Sendable {
         let tokens = ws.tokens.reserve(total * stride)
         let rope = ws.rope.reserve(total * 2 * headDim)
         let projections = ws.projections.reserve(total * 3 * dim)
-        let context = ws.context.reserve(total * dim)
-        let hidden = ws.hidden.reserve(total * 2 * dim)
         let perRow = ws.perRow.reserve(4 * total)  // token confidence | matchability | log-sigmoids
         // Pruning leaves any counts up to the totals, and the kernel's need is not monotonic in the
         // key count (its block height is rounded): take the largest need over every key count.
         let largest = max(total0, total1)
         let selfScratchCount = (1...largest).reduce(0) { max($0, attention.scratchCount(queryCount: largest, keyCount: $1)) }
         let crossScratchCount = bidirectionalAttentionScratchCount(firstCount: total0, secondCount: total1, headDim: headDim)
-        let attentionScratch = ws.attention.reserve(max(selfScratchCount, crossScratchCount))
+        // context | hidden | attention scratch, which the log assignment reuses (see LightGlueWorkspace).
+        let shared = ws.shared.reserve(max(total * 3 * dim + max(selfScratchCount, crossScratchCount), total0 * total1))
+        let context = shared, hidden = shared + total * dim, attentionScratch = shared + total * 3 * dim
 
         if let prepared {
             prepared.tokens.withUnsafeBufferPointer { state in
@@ -553,13 +552,15 @@ public final class LightGlue: Sendable {
 
     /// The log assignment of layer `layer` on the current keypoints, `[count0, count1]` in the
     /// workspace: log_softmax over rows + log_softmax over columns of the similarity, plus the
-    /// log-sigmoid matchability of both keypoints.
+    /// log-sigmoid matchability of both keypoints. It overwrites the blocks' scratch (context,
+    /// hidden, attention), which ``forward`` reserved for at least `count0 * count1` floats.
     private func assign(layer: Int, tokens: UnsafeMutablePointer<Float>, count0: Int, count1: Int,
                         workspace ws: LightGlueWorkspace) -> UnsafeMutablePointer<Float> {
         let dim = width, rows = count0 + count1, stride = 2 * dim
         let assignment = assignments[layer]
         let projected = ws.projections.base  // [rows, D], reserved for 3D per row
-        let scores = ws.scores.reserve(count0 * count1)
+        precondition(ws.shared.capacity >= count0 * count1, "LightGlue: the log assignment needs the forward pass's reservation")
+        let scores = ws.shared.base
         let perRow = ws.perRow.base + 2 * rows  // log-sigmoid z | log-sum-exp of rows and columns
         let sums = ws.sums.reserve(count0 + count1 + rowAndColumnLogSumExpScratchCount(columns: count1))
         assignment.finalProjection.apply(tokens, stride: stride, rows: rows, into: projected, outputStride: dim)
@@ -717,11 +718,12 @@ final class LightGlueWorkspace {
     let tokens = ScratchBuffer()  // [T, 2D]: x | message, T = count0 + count1 (compacted by pruning)
     let rope = ScratchBuffer()  // [T, 2h]: cos | sin per row
     let projections = ScratchBuffer()  // [T, 3D]: self q | k | v; cross qk | v; final projections
-    let context = ScratchBuffer()  // [T, D]: attention output before the output projection
-    let hidden = ScratchBuffer()  // [T, 2D]: feed-forward hidden layer
     let perRow = ScratchBuffer()  // [4T]: token confidence, matchability, log-sigmoid matchability
-    let attention = ScratchBuffer()  // score blocks of the widest attention
-    let scores = ScratchBuffer()  // [count0, count1]: similarity, then log assignment
+    /// The blocks' scratch, `[T, D]` attention output before the output projection, then `[T, 2D]`
+    /// feed-forward hidden layer, then the attention's score blocks; after a layer, the same
+    /// memory holds the `[count0, count1]` similarity and log assignment (the largest buffer at
+    /// 2048 keypoints each: 16 MB, not held twice).
+    let shared = ScratchBuffer()
     let sums = ScratchBuffer()  // [count0 + count1]: row and column log-sum-exp
 }
 
