@@ -2,6 +2,7 @@
 // enabled automatically once makeRankingEngine is wired and fixture weights exist.
 import Foundation
 import Testing
+import SuperGlueRanking
 @testable import SuperGlueKit
 @testable import SuperGlueRanking
 
@@ -142,6 +143,23 @@ enum RankCLI {
         let badWeights = try RankCLI.run(arguments, in: folder)
         #expect(badWeights.status == 1 && badWeights.stderr.contains("no-weights"), "\(badWeights.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output.path + ".journal"))
+    }
+
+    @Test(.enabled(if: RankCLI.engineAvailable, "needs the wired engine and Tests/Fixtures/weights"))
+    func detectorLanesAreCheckedAndDoNotChangeResults() throws {
+        let folder = try RankCLI.temporaryFolder("detector-lanes")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let bad = try RankCLI.run(RankCLI.rankArguments(output: folder.appendingPathComponent("bad.csv"), extra: ["--detector-lanes", "0"]), in: folder)
+        #expect(bad.status == 2 && bad.stderr.contains("--detector-lanes"), "\(bad.stderr)")
+        var results: [[[String]]] = []
+        for detectorLanes in ["1", "2"] {
+            let output = folder.appendingPathComponent("lanes\(detectorLanes).csv")
+            let run = try RankCLI.run(RankCLI.rankArguments(output: output, extra: ["--no-cache", "--lanes", "2", "--detector-lanes", detectorLanes]), in: folder)
+            #expect(run.status == 0, "\(run.stderr)")
+            let seconds = RankingCSV.header.firstIndex(of: "seconds")!
+            results.append(try RankingCSV.readResults(output).map { $0.fields.enumerated().filter { $0.offset != seconds }.map(\.element) })
+        }
+        #expect(results[0] == results[1] && !results[0].isEmpty)
     }
 
     @Test(.enabled(if: RankCLI.engineAvailable, "needs the wired engine and Tests/Fixtures/weights"))
