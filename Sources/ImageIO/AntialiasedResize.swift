@@ -122,6 +122,7 @@ public enum AntialiasedResize {
         // Blurred rows at the sampled columns (the two the current output row reads).
         var blurred = [Float](repeating: 0, count: 2 * rowLength)
         var blurredRow = [-1, -1]
+        var sources = [Int](repeating: 0, count: tapsY.count)  // ring offsets of the vertical taps
         func vertical(_ y: Int) -> Int {
             if blurredRow[0] == y { return 0 }
             if blurredRow[1] == y { return rowLength }
@@ -135,7 +136,6 @@ public enum AntialiasedResize {
                 return dst
             }
             // Fill the ring for the window in increasing row order, so no row needed later is evicted.
-            var sources = [Int](repeating: 0, count: tapsY.count)
             for row in max(0, y - ry)...min(height - 1, y + ry) { _ = horizontal(row) }
             for t in 0..<tapsY.count { sources[t] = horizontal(reflect(y + t - ry, height)) }
             for i in 0..<rowLength {

@@ -199,7 +199,7 @@ public enum RankingJob {
                                        ransac: configuration.ransac, events: events)
         let start = DispatchTime.now()
         let outcome = pipeline.run(pending, prefetch: max(1, configuration.prefetch), lanes: configuration.laneCount,
-                                   detectorLanes: max(1, configuration.detectorLanes), stop: stop) { record in
+                                   detectorLanes: configuration.detectorLanes, stop: stop) { record in
             try journal.append(record)
             records[record.image] = record
             summary.processed += 1

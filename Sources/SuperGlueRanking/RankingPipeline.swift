@@ -147,7 +147,7 @@ struct RankingPipeline: Sendable {
     /// largest a lane holds) exist that many times, not once per lane.
     func runLanes(_ images: [RankingImage], lanes: Int, detectorLanes: Int, stop: RankingStopFlag,
                   record: (RankingRecord) throws -> Void) -> Outcome {
-        let detectorGate = detectorLanes < lanes ? DispatchSemaphore(value: max(1, detectorLanes)) : nil
+        let detectorGate = Self.detectorGate(detectorLanes: detectorLanes, lanes: lanes)
         let results = BoundedQueue<RankingRecord>(capacity: lanes)
         let next = LockedBox(0)
         let counters = LockedBox(CacheCounters())
@@ -187,6 +187,12 @@ struct RankingPipeline: Sendable {
         results.cancel()
         group.wait()
         return Outcome(counters.get(), error: failure)
+    }
+
+    /// The semaphore that lets at most `detectorLanes` of `lanes` threads run the detector at
+    /// once; nil when every lane may.
+    static func detectorGate(detectorLanes: Int, lanes: Int) -> DispatchSemaphore? {
+        detectorLanes < lanes ? DispatchSemaphore(value: max(1, detectorLanes)) : nil
     }
 
     /// Reads the file and gets its features from the cache or the engine (the engine only while

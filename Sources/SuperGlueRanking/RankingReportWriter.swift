@@ -162,7 +162,7 @@ struct VisualRenderer: Sendable {
         let results = LockedBox([RankingReportVisual?](repeating: nil, count: top.count))
         let next = LockedBox(0)
         let lanes = max(1, min(configuration.lanes ?? Parallel.workers, top.count))
-        let detectorGate = configuration.detectorLanes < lanes ? DispatchSemaphore(value: max(1, configuration.detectorLanes)) : nil
+        let detectorGate = RankingPipeline.detectorGate(detectorLanes: configuration.detectorLanes, lanes: lanes)
         let renderer = self
         DispatchQueue.concurrentPerform(iterations: lanes) { _ in
             while true {

@@ -201,29 +201,33 @@ struct BenchmarkCommand: ParsableCommand {
         guard layers else { return }
         let profile = LayerProfile()
         for _ in 0..<runs { _ = try lightGlue.matchDetailed(query, features1, profile: profile) }
-        result["lightglue_layers"] = profile.stages.map { stage -> [String: Any] in
-            ["name": stage.name, "calls": stage.wallSeconds.count / runs, "ms": stage.wallSeconds.reduce(0, +) / Double(runs) * 1e3,
-             "cpu_ms": stage.cpuSeconds.reduce(0, +) / Double(runs) * 1e3, "gflop": stage.totalFlops / Double(runs) / 1e9]
+        result["lightglue_layers"] = Self.perPass(profile, runs: runs).map { row -> [String: Any] in
+            ["name": row.name, "calls": row.calls, "ms": row.wallMs, "cpu_ms": row.cpuMs, "gflop": row.gflop]
         }
         if !json { Self.printTotals(profile, runs: runs, title: "LightGlue, \(features0.count) x \(features1.count) keypoints, stop layer \(stopLayer)") }
     }
 
-    /// A table of stages that run several times per pass with different sizes: per pass, the
-    /// mean total wall and CPU ms, GFLOP, and GFLOP/s over the wall and over the CPU time.
-    static func printTotals(_ profile: LayerProfile, runs: Int, title: String) {
-        let rows = profile.stages.map { stage in
-            (stage, stage.wallSeconds.reduce(0, +) / Double(runs) * 1e3, stage.cpuSeconds.reduce(0, +) / Double(runs) * 1e3,
-             stage.totalFlops / Double(runs) / 1e9)
+    /// Per pass (the mean over `runs` passes), each stage's calls and total wall ms, CPU ms and
+    /// GFLOP: for stages that run several times per pass with different sizes.
+    static func perPass(_ profile: LayerProfile, runs: Int) -> [(name: String, calls: Int, wallMs: Double, cpuMs: Double, gflop: Double)] {
+        profile.stages.map { stage in
+            (stage.name, stage.wallSeconds.count / runs, stage.wallSeconds.reduce(0, +) / Double(runs) * 1e3,
+             stage.cpuSeconds.reduce(0, +) / Double(runs) * 1e3, stage.totalFlops / Double(runs) / 1e9)
         }
-        let totalWall = rows.reduce(0) { $0 + $1.1 }, totalCPU = rows.reduce(0) { $0 + $1.2 }
-        let width = max(20, rows.map(\.0.name.count).max() ?? 0)
+    }
+
+    /// ``perPass(_:runs:)`` as a table, with GFLOP/s over the wall and over the CPU time.
+    static func printTotals(_ profile: LayerProfile, runs: Int, title: String) {
+        let rows = perPass(profile, runs: runs)
+        let totalWall = rows.reduce(0) { $0 + $1.wallMs }, totalCPU = rows.reduce(0) { $0 + $1.cpuMs }
+        let width = max(20, rows.map(\.name.count).max() ?? 0)
         print("\(title): mean of \(runs) profiled runs (wall ms, process CPU ms over all threads; \(Parallel.workers) workers)")
         print("stage".padding(toLength: width, withPad: " ", startingAt: 0) + " calls   wall ms    cpu ms  share   GFLOP  GFLOP/s  per cpu-s")
-        for (stage, wall, cpu, gflop) in rows {
+        for (name, calls, wall, cpu, gflop) in rows {
             let rate = gflop > 0 && wall > 0 ? String(format: "%8.1f", gflop / (wall / 1e3)) : "       -"
             let perCPU = gflop > 0 && cpu > 0 ? String(format: "%10.1f", gflop / (cpu / 1e3)) : "         -"
-            print(stage.name.padding(toLength: width, withPad: " ", startingAt: 0)
-                  + String(format: " %5d %9.2f %9.2f %5.1f%% %7.2f ", stage.wallSeconds.count / runs, wall, cpu,
+            print(name.padding(toLength: width, withPad: " ", startingAt: 0)
+                  + String(format: " %5d %9.2f %9.2f %5.1f%% %7.2f ", calls, wall, cpu,
                            totalCPU > 0 ? 100 * cpu / totalCPU : 0, gflop) + rate + " " + perCPU)
         }
         print("total".padding(toLength: width, withPad: " ", startingAt: 0) + String(format: "       %9.2f %9.2f", totalWall, totalCPU))

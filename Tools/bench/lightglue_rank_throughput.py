@@ -81,11 +81,7 @@ def main():
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
-    files = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    query = Path(args.query) if args.query else files[0]
-    database = [p for p in files if p != query][: args.limit]
-    if not database:
-        raise SystemExit(f"no database images in {args.images}")
+    query, database = rank_throughput.query_and_database(args.images, args.query, args.limit)
     rank = reference_pipeline(args)
     with tempfile.TemporaryDirectory(prefix="lg-rank-throughput-") as work:
         folder = Path(work) / "images"

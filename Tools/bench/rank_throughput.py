@@ -70,6 +70,16 @@ def rank_images_per_second(command, env=None):
     return float(match.group(1)), peak_mb
 
 
+def query_and_database(images, query=None, limit=None):
+    """The query (given, else the first image of the folder by name) and up to `limit` other images."""
+    files = sorted(p for p in Path(images).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    query = Path(query) if query else files[0]
+    database = [p for p in files if p != query][:limit]
+    if not database:
+        raise SystemExit(f"no database images in {images}")
+    return query, database
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reference", required=True, help="checkout of magicleap/SuperGluePretrainedNetwork")
@@ -85,11 +95,7 @@ def main():
     parser.add_argument("--json", help="write the results here")
     args = parser.parse_args()
 
-    files = sorted(p for p in Path(args.images).iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    query = Path(args.query) if args.query else files[0]
-    database = [p for p in files if p != query][: args.limit]
-    if not database:
-        raise SystemExit(f"no database images in {args.images}")
+    query, database = query_and_database(args.images, args.query, args.limit)
 
     import cv2
     cv2.setNumThreads(1)
